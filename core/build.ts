@@ -1,0 +1,119 @@
+/**
+ * One whole build: a frontend turns input into a definition, the solver runs
+ * it against the store, and exporters write the result.
+ *
+ * @module
+ */
+
+import type { Digest } from "./digest.ts";
+import { InvalidInputError, NotFoundError } from "./errors.ts";
+import { loadGraph } from "./graph/definition.ts";
+import type { Executor } from "./exec/executor.ts";
+import { createExporterContext } from "./image/exporter_context.ts";
+import { createFrontendContext } from "./plugin/frontend_context.ts";
+import type { PluginRegistry } from "./plugin/registry.ts";
+import type { BuildResult, ExportResult, ImageConfig, Platform } from "./plugin/types.ts";
+import type { ProgressSink } from "./progress/events.ts";
+import type { RegistryClient } from "./registry/client.ts";
+import { Solver, type SolverStats } from "./solver/solver.ts";
+import type { SecretProvider } from "./solver/secrets.ts";
+import { openStore } from "./store/store.ts";
+import type { OutputSpec } from "./cli/output_spec.ts";
+
+/** Everything one build needs, already resolved from flags and environment. */
+export interface BuildOptions {
+  root: string;
+  /** Frontend name, e.g. "dockerfile" or "definition". */
+  frontend: string;
+  frontendOptions: Record<string, string>;
+  locals: Record<string, string>;
+  outputs: OutputSpec[];
+  names: string[];
+  platform: Platform;
+  plugins: PluginRegistry;
+  executor: Executor;
+  registry: RegistryClient;
+  sink: ProgressSink;
+  signal: AbortSignal;
+  noCache?: boolean;
+  debug?: boolean;
+  secrets?: SecretProvider;
+  stdin?: ReadableStream<Uint8Array>;
+  /** Clamp image timestamps to this many seconds since the epoch (SOURCE_DATE_EPOCH). */
+  sourceDateEpoch?: number;
+}
+
+/** What a finished build reports. */
+export interface BuildReport {
+  exports: Array<{ type: string; result: ExportResult }>;
+  attributes: Record<string, string>;
+  stats: SolverStats;
+  /** Cache key of the result's top op. */
+  resultKey?: Digest;
+}
+
+/** Runs a build end to end. */
+export async function build(options: BuildOptions): Promise<BuildReport> {
+  const frontend = options.plugins.frontend(options.frontend);
+  if (!frontend) {
+    const known = options.plugins.names().frontends.join(", ");
+    throw new InvalidInputError(`Unknown frontend "${options.frontend}" (known: ${known})`);
+  }
+  const exporters = options.outputs.map((output) => {
+    const found = options.plugins.exporter(output.type);
+    if (!found) {
+      const known = options.plugins.names().exporters.join(", ");
+      throw new NotFoundError(`Unknown output type "${output.type}" (known: ${known})`);
+    }
+    return { output, exporter: found };
+  });
+
+  await using store = await openStore(options.root);
+  const shared = {
+    store,
+    registry: options.registry,
+    sink: options.sink,
+    signal: options.signal,
+    platform: options.platform,
+    debug: options.debug,
+    locals: options.locals,
+  };
+
+  const frontendContext = createFrontendContext(
+    { ...shared, locals: options.locals },
+    frontend.origin.plugin,
+  );
+  const { definition } = await frontend.frontend.onBuild(
+    { options: options.frontendOptions, locals: options.locals, stdin: options.stdin },
+    frontendContext,
+  );
+  const graph = loadGraph(definition);
+
+  const solver = new Solver({
+    ...shared,
+    plugins: options.plugins,
+    executor: options.executor,
+    noCache: options.noCache,
+    secrets: options.secrets,
+  });
+  const solved = await solver.solve(graph);
+
+  const result: BuildResult = {
+    snapshot: solved?.snapshot,
+    imageConfig: (graph.imageConfig ?? {}) as ImageConfig,
+    platform: options.platform,
+    attributes: graph.attributes,
+    sourceDateEpoch: options.sourceDateEpoch,
+  };
+  const exports: BuildReport["exports"] = [];
+  for (const { output, exporter } of exporters) {
+    const context = createExporterContext({ ...shared, result }, exporter.origin.plugin);
+    const exported = await exporter.exporter.onExport({
+      attrs: output.attrs,
+      names: options.names,
+      result,
+    }, context);
+    exports.push({ type: output.type, result: exported });
+  }
+  return { exports, attributes: graph.attributes, stats: solver.stats, resultKey: solved?.key };
+}

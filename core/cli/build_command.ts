@@ -1,0 +1,287 @@
+/**
+ * `tsbuild build`: flags in buildx's and buildctl's spellings, turned into
+ * one {@link build} call with progress rendering and exit codes.
+ *
+ * @module
+ */
+
+import { build } from "../build.ts";
+import { basename, dirname, resolve } from "../deps.ts";
+import { InvalidInputError } from "../errors.ts";
+import { createRuncExecutor } from "../exec/runc.ts";
+import { hostPlatform, parsePlatform } from "../oci/platform.ts";
+import { createRegistryClient } from "../registry/client.ts";
+import { defaultStoreRoot } from "../store/store.ts";
+import {
+  flagEnabled,
+  type FlagSpec,
+  flagValue,
+  flagValues,
+  parseArgs,
+  type ParsedArgs,
+} from "./args.ts";
+import { type OutputSpec, parseExporterFlags, parseOutputSpec } from "./output_spec.ts";
+import { createRenderer } from "./renderer.ts";
+import type { PluginRegistry } from "../plugin/registry.ts";
+import { parseSecretFlags } from "./secret_flags.ts";
+import { writeMetadataFile } from "./metadata_file.ts";
+
+/** Flags of `tsbuild build`. */
+export const BUILD_FLAGS: FlagSpec[] = [
+  {
+    name: "file",
+    short: "f",
+    placeholder: "PATH",
+    description: "Dockerfile to build (default: CONTEXT/Dockerfile)",
+  },
+  {
+    name: "tag",
+    short: "t",
+    multiple: true,
+    placeholder: "NAME",
+    description: "Image name and optional tag, e.g. app:1",
+  },
+  {
+    name: "build-arg",
+    multiple: true,
+    placeholder: "NAME=VALUE",
+    description: "Set a build-time variable",
+  },
+  { name: "target", placeholder: "STAGE", description: "Build this stage instead of the last one" },
+  {
+    name: "output",
+    short: "o",
+    multiple: true,
+    placeholder: "SPEC",
+    description:
+      "Export the result: type=oci|docker|local|tar,dest=PATH[,key=value] or a directory",
+  },
+  {
+    name: "exporter",
+    placeholder: "NAME",
+    description: "Exporter, in buildctl's spelling (with --exporter-opt)",
+  },
+  {
+    name: "exporter-opt",
+    multiple: true,
+    placeholder: "KEY=VALUE",
+    description: "Option for --exporter",
+  },
+  {
+    name: "progress",
+    placeholder: "MODE",
+    description: "Progress output: auto, tty, plain or quiet (default: auto)",
+  },
+  { name: "no-cache", boolean: true, description: "Run every step, ignoring cached results" },
+  {
+    name: "root",
+    placeholder: "DIR",
+    description: "Store directory (env TSBUILD_ROOT; default ~/.cache/tsbuild)",
+  },
+  {
+    name: "platform",
+    placeholder: "OS/ARCH",
+    description: "Target platform, e.g. linux/amd64 (default: the host's)",
+  },
+  {
+    name: "local",
+    multiple: true,
+    placeholder: "NAME=DIR",
+    description: "Local directory for the build, e.g. context=.",
+  },
+  {
+    name: "frontend",
+    placeholder: "NAME",
+    description: "Frontend: dockerfile or definition (default: dockerfile)",
+  },
+  {
+    name: "opt",
+    multiple: true,
+    placeholder: "KEY=VALUE",
+    description: "Frontend option, in buildctl's spelling",
+  },
+  {
+    name: "insecure-registry",
+    multiple: true,
+    placeholder: "HOST",
+    description: "Reach this registry over plain HTTP",
+  },
+  {
+    name: "secret",
+    multiple: true,
+    placeholder: "id=ID,src=PATH|env=VAR",
+    description: "Secret for RUN --mount=type=secret",
+  },
+  {
+    name: "metadata-file",
+    placeholder: "PATH",
+    description: "Write build results (digests) as JSON to this file",
+  },
+  { name: "debug", boolean: true, description: "Print debug logs and stack traces" },
+  { name: "help", short: "h", boolean: true, description: "Show this help" },
+];
+
+/** Help text of `tsbuild build`. */
+export const BUILD_USAGE = "Usage: tsbuild build [flags] [CONTEXT]";
+
+/** Runs `tsbuild build` with `argv` (the arguments after "build"); returns the exit status. */
+export async function runBuildCommand(
+  argv: string[],
+  io: CommandIo,
+  plugins: PluginRegistry,
+): Promise<number> {
+  const args = parseArgs(argv, BUILD_FLAGS);
+  const request = resolveBuildRequest(args);
+  const root = resolve(flagValue(args, "root") ?? defaultStoreRoot());
+  const registry = createRegistryClient({
+    insecureRegistries: flagValues(args, "insecure-registry"),
+  });
+  const renderer = createRenderer(flagValue(args, "progress", "auto")!, io);
+
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    if (request.outputs.length === 0) {
+      renderer.emit({
+        type: "warning",
+        message: "No output specified: the result stays in the build cache only (use --output)",
+        time: Date.now(),
+      });
+    }
+    const report = await build({
+      root,
+      ...request,
+      plugins,
+      executor: createRuncExecutor({ stateRoot: `${root}/runc` }),
+      registry,
+      sink: renderer,
+      signal: abort.signal,
+      noCache: flagEnabled(args, "no-cache"),
+      debug: flagEnabled(args, "debug"),
+      secrets: parseSecretFlags(flagValues(args, "secret")),
+      stdin: request.frontend === "definition" ? Deno.stdin.readable : undefined,
+      sourceDateEpoch: parseSourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH")),
+    });
+    renderer.close();
+    for (const { type, result } of report.exports) {
+      if (result.digest) io.stderr(`exported ${type}: ${result.digest}\n`);
+    }
+    const metadataFile = flagValue(args, "metadata-file");
+    if (metadataFile) await writeMetadataFile(metadataFile, report);
+    return 0;
+  } catch (error) {
+    renderer.close();
+    throw error;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+/** Where a command writes its output. */
+export interface CommandIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  stderrIsTerminal: boolean;
+  stdinIsTerminal: boolean;
+}
+
+interface BuildRequest {
+  frontend: string;
+  frontendOptions: Record<string, string>;
+  locals: Record<string, string>;
+  outputs: OutputSpec[];
+  names: string[];
+  platform: ReturnType<typeof hostPlatform>;
+}
+
+function resolveBuildRequest(args: ParsedArgs): BuildRequest {
+  if (args.positionals.length > 1) {
+    throw new InvalidInputError(
+      `Expected at most one build context, got ${args.positionals.length}: ${
+        args.positionals.join(" ")
+      }`,
+    );
+  }
+  const locals = parseLocals(flagValues(args, "local"));
+  const context = args.positionals[0];
+  if (context !== undefined) locals.context = resolve(context);
+
+  const file = flagValue(args, "file");
+  const frontendOptions = parseKeyValues(flagValues(args, "opt"), "--opt");
+  if (file !== undefined) {
+    locals.dockerfile = resolve(dirname(file));
+    frontendOptions.filename = basename(file);
+  } else if (locals.context && !locals.dockerfile) {
+    locals.dockerfile = locals.context;
+  }
+  for (
+    const [name, value] of Object.entries(
+      parseKeyValues(flagValues(args, "build-arg"), "--build-arg", true),
+    )
+  ) {
+    frontendOptions[`build-arg:${name}`] = value;
+  }
+  const target = flagValue(args, "target");
+  if (target) frontendOptions.target = target;
+  const platformFlag = flagValue(args, "platform");
+  const platform = platformFlag ? parsePlatform(platformFlag) : hostPlatform();
+  if (platformFlag) frontendOptions.platform = platformFlag;
+
+  let frontend = flagValue(args, "frontend");
+  if (!frontend) {
+    // A definition piped in with no Dockerfile or context named means a build program's output.
+    const piped = !Deno.stdin.isTerminal() && file === undefined && !locals.context &&
+      !locals.dockerfile;
+    frontend = piped ? "definition" : "dockerfile";
+  }
+  if (frontend === "dockerfile" && !locals.context) {
+    throw new InvalidInputError(
+      `Missing build context: pass a directory (tsbuild build [flags] DIR) or --local context=DIR`,
+    );
+  }
+
+  const outputs = flagValues(args, "output").map(parseOutputSpec);
+  const exporter = flagValue(args, "exporter");
+  if (exporter) outputs.push(parseExporterFlags(exporter, flagValues(args, "exporter-opt")));
+  const names = flagValues(args, "tag");
+  return { frontend, frontendOptions, locals, outputs, names, platform };
+}
+
+function parseLocals(values: string[]): Record<string, string> {
+  const locals: Record<string, string> = {};
+  for (const value of values) {
+    const equals = value.indexOf("=");
+    if (equals <= 0) throw new InvalidInputError(`Invalid --local "${value}": expected NAME=DIR`);
+    locals[value.slice(0, equals)] = resolve(value.slice(equals + 1));
+  }
+  return locals;
+}
+
+function parseKeyValues(values: string[], flag: string, allowBare = false): Record<string, string> {
+  const parsed: Record<string, string> = {};
+  for (const value of values) {
+    const equals = value.indexOf("=");
+    if (equals < 0 && allowBare) {
+      // As with docker build: "--build-arg NAME" takes NAME's value from the environment.
+      const fromEnv = Deno.env.get(value);
+      if (fromEnv !== undefined) parsed[value] = fromEnv;
+      continue;
+    }
+    if (equals <= 0) throw new InvalidInputError(`Invalid ${flag} "${value}": expected KEY=VALUE`);
+    parsed[value.slice(0, equals)] = value.slice(equals + 1);
+  }
+  return parsed;
+}
+
+function parseSourceDateEpoch(value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw new InvalidInputError(
+      `Invalid SOURCE_DATE_EPOCH "${value}": expected whole seconds since 1970-01-01`,
+    );
+  }
+  return Number(value);
+}

@@ -1,0 +1,110 @@
+/**
+ * `tsbuild du` and `tsbuild prune`.
+ *
+ * @module
+ */
+
+import { resolve } from "../deps.ts";
+import { InvalidInputError } from "../errors.ts";
+import { diskUsage, prune } from "../store/gc.ts";
+import { defaultStoreRoot, openStore } from "../store/store.ts";
+import { flagEnabled, type FlagSpec, flagValue, formatFlags, parseArgs } from "./args.ts";
+import type { CommandIo } from "./build_command.ts";
+
+const ROOT_FLAG: FlagSpec = {
+  name: "root",
+  placeholder: "DIR",
+  description: "Store directory (env TSBUILD_ROOT; default ~/.cache/tsbuild)",
+};
+const HELP_FLAG: FlagSpec = {
+  name: "help",
+  short: "h",
+  boolean: true,
+  description: "Show this help",
+};
+const DU_FLAGS = [ROOT_FLAG, HELP_FLAG];
+const PRUNE_FLAGS: FlagSpec[] = [
+  ROOT_FLAG,
+  {
+    name: "all",
+    short: "a",
+    boolean: true,
+    description: "Also remove cache mounts and source data",
+  },
+  {
+    name: "keep-duration",
+    placeholder: "DURATION",
+    description: "Keep results newer than this, e.g. 24h, 30m",
+  },
+  HELP_FLAG,
+];
+
+/** Runs `tsbuild du`. */
+export async function runDuCommand(argv: string[], io: CommandIo): Promise<number> {
+  const args = parseArgs(argv, DU_FLAGS);
+  if (flagEnabled(args, "help")) {
+    io.stdout(`Usage: tsbuild du [flags]\n\nFlags:\n${formatFlags(DU_FLAGS)}\n`);
+    return 0;
+  }
+  await using store = await openStore(resolve(flagValue(args, "root") ?? defaultStoreRoot()));
+  const usage = await diskUsage(store);
+  const total = usage.blobs.bytes + usage.snapshots.bytes + usage.data.bytes;
+  io.stdout(
+    [
+      `${"TYPE".padEnd(16)}${"COUNT".padStart(8)}${"SIZE".padStart(12)}`,
+      `${"blobs".padEnd(16)}${String(usage.blobs.count).padStart(8)}${
+        formatSize(usage.blobs.bytes).padStart(12)
+      }`,
+      `${"snapshots".padEnd(16)}${String(usage.snapshots.count).padStart(8)}${
+        formatSize(usage.snapshots.bytes).padStart(12)
+      }`,
+      `${"cache records".padEnd(16)}${String(usage.cacheRecords).padStart(8)}${"".padStart(12)}`,
+      `${"plugin data".padEnd(16)}${"".padStart(8)}${formatSize(usage.data.bytes).padStart(12)}`,
+      `${"total".padEnd(16)}${"".padStart(8)}${formatSize(total).padStart(12)}`,
+      `store: ${store.root}`,
+      "",
+    ].join("\n"),
+  );
+  return 0;
+}
+
+/** Runs `tsbuild prune`. */
+export async function runPruneCommand(argv: string[], io: CommandIo): Promise<number> {
+  const args = parseArgs(argv, PRUNE_FLAGS);
+  if (flagEnabled(args, "help")) {
+    io.stdout(`Usage: tsbuild prune [flags]\n\nFlags:\n${formatFlags(PRUNE_FLAGS)}\n`);
+    return 0;
+  }
+  const keep = flagValue(args, "keep-duration");
+  await using store = await openStore(resolve(flagValue(args, "root") ?? defaultStoreRoot()), {
+    exclusive: true,
+  });
+  const result = await prune(store, {
+    all: flagEnabled(args, "all"),
+    keepNewerThanMs: keep ? parseDuration(keep) : undefined,
+  });
+  io.stdout(
+    `Removed ${result.cacheRecords} cache records, ${result.snapshots} snapshots and ${result.blobs} blobs: ${
+      formatSize(result.bytes)
+    } reclaimed\n`,
+  );
+  return 0;
+}
+
+function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!match) {
+    throw new InvalidInputError(
+      `Invalid --keep-duration "${text}": expected a number with ms, s, m, h or d, e.g. 24h`,
+    );
+  }
+  const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[match[2] as "ms"];
+  return Number(match[1]) * unit;
+}
+
+function formatSize(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(2)} MB`;
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${bytes} B`;
+}

@@ -1,0 +1,39 @@
+/**
+ * The one place where tsbuild reaches outside Deno's own API for general
+ * utilities: path handling, hashing, compression and tar streams.
+ *
+ * Deno's standard library is not used because tsbuild must build where only
+ * npm is reachable; Node's built-in modules fill that role. Keeping them behind
+ * this file lets a later switch happen in one place.
+ *
+ * @module
+ */
+
+export {
+  basename,
+  dirname,
+  extname,
+  isAbsolute,
+  join,
+  normalize,
+  relative,
+  resolve,
+  sep,
+} from "node:path";
+export { posix } from "node:path";
+export { createHash, randomBytes } from "node:crypto";
+export type { Hash } from "node:crypto";
+export {
+  constants as zlibConstants,
+  createGunzip,
+  createGzip,
+  gunzipSync,
+  gzipSync,
+} from "node:zlib";
+export { PassThrough, Readable, Transform, Writable } from "node:stream";
+export { pipeline } from "node:stream/promises";
+export { homedir, tmpdir } from "node:os";
+export * as nodeFs from "node:fs";
+export * as nodeFsPromises from "node:fs/promises";
+export { Buffer } from "node:buffer";
+export { default as tarStream } from "tar-stream";

@@ -1,0 +1,317 @@
+/**
+ * The executor that runs RUN step processes with runc.
+ *
+ * @module
+ */
+
+import { join, randomBytes } from "../deps.ts";
+import { CancelledError, InvalidInputError, NotFoundError } from "../errors.ts";
+import { mkdirInRoot } from "./_root_path.ts";
+import { deleteContainer, killContainer, readRuncErrors, type RuncLocation } from "./_runc_cli.ts";
+import { ContainerStartError } from "../errors.ts";
+import type { ExecRequest, ExecResult, Executor } from "./executor.ts";
+import { recordMountStubs } from "./mount_stubs.ts";
+import { writeNetworkFiles } from "./network_files.ts";
+import { prepareRootfs, type Rootfs, type SnapshotterSetting } from "./rootfs.ts";
+import { createRuntimeSpec, DEFAULT_MAX_OPEN_FILES } from "./spec.ts";
+import { resolveUser } from "./user.ts";
+
+/** Path of runc as Debian's runc package installs it. */
+export const DEFAULT_RUNC_PATH = "/usr/sbin/runc";
+
+/** Hostname of a container whose request sets none. */
+export const DEFAULT_HOSTNAME = "tsbuild";
+
+/** How much of runc's standard error a {@linkcode ContainerStartError} keeps. */
+const STDERR_TAIL_BYTES = 8192;
+
+/** Options of {@linkcode createRuncExecutor}. */
+export interface RuncExecutorOptions {
+  /** @default "/usr/sbin/runc", where Debian's runc package installs it */
+  runcPath?: string;
+  /** Directory for runc's container state (`runc --root`); created when missing. */
+  stateRoot: string;
+  /**
+   * Strategy for building each run's root file system.
+   * @default the value of TSBUILD_SNAPSHOTTER at each run, or "auto", which uses overlay when
+   * the kernel allows it because it copies nothing
+   */
+  snapshotter?: SnapshotterSetting;
+}
+
+/**
+ * Creates an executor that runs each request as a runc container with a
+ * unique id, streaming its output to the request's callbacks.
+ *
+ * A run rejects with {@linkcode NotFoundError} when runc is missing, with
+ * {@linkcode ContainerStartError} (runc's message and output attached) when
+ * runc cannot start the process, and with {@linkcode CancelledError} when the
+ * request's signal is aborted, after killing the container. The container
+ * state, the bundle and any mount are removed in every case.
+ */
+export function createRuncExecutor(options: RuncExecutorOptions): Executor {
+  const resolved: ResolvedOptions = {
+    runcPath: options.runcPath ?? DEFAULT_RUNC_PATH,
+    stateRoot: options.stateRoot,
+    snapshotter: options.snapshotter,
+  };
+  return { name: "runc", run: (request) => runWithCancellation(resolved, request) };
+}
+
+interface ResolvedOptions extends RuncLocation {
+  snapshotter: SnapshotterSetting | undefined;
+}
+
+async function runWithCancellation(
+  options: ResolvedOptions,
+  request: ExecRequest,
+): Promise<ExecResult> {
+  try {
+    throwIfCancelled(request);
+    checkRequest(request);
+    return await runRequest(options, request);
+  } catch (error) {
+    if (request.signal?.aborted && !(error instanceof CancelledError)) {
+      throw cancelledError(request, error);
+    }
+    throw error;
+  }
+}
+
+async function runRequest(options: ResolvedOptions, request: ExecRequest): Promise<ExecResult> {
+  await checkRunc(options.runcPath);
+  await Deno.mkdir(options.stateRoot, { recursive: true, mode: 0o700 });
+
+  await using rootfs = await prepareRootfs(request.lowerDirs, request.upperDir, {
+    snapshotter: options.snapshotter,
+    signal: request.signal,
+  });
+  const bundle = await Deno.makeTempDir({ prefix: "tsbuild-bundle-" });
+  try {
+    const mountPoints = await writeBundle(bundle, rootfs, request);
+    const stubs = await recordMountStubs(rootfs.path, mountPoints);
+    throwIfCancelled(request);
+    const exitCode = await runContainer(options, bundle, request);
+    await stubs.remove();
+    await rootfs.commit();
+    return { exitCode };
+  } finally {
+    await Deno.remove(bundle, { recursive: true });
+  }
+}
+
+/** Rejects what runc would reject later with a less clear message. */
+function checkRequest(request: ExecRequest): void {
+  if (request.args.length === 0) {
+    throw new InvalidInputError("Invalid process: the argument list is empty");
+  }
+  if (!request.cwd.startsWith("/")) {
+    throw new InvalidInputError(
+      `Invalid working directory "${request.cwd}": expected an absolute path`,
+    );
+  }
+  for (const mount of request.mounts ?? []) {
+    if (!mount.dest.startsWith("/")) {
+      throw new InvalidInputError(
+        `Invalid mount destination "${mount.dest}": expected an absolute path`,
+      );
+    }
+  }
+}
+
+/** Writes config.json and the network files into `bundle`; returns the mount destinations. */
+async function writeBundle(
+  bundle: string,
+  rootfs: Rootfs,
+  request: ExecRequest,
+): Promise<string[]> {
+  const user = await resolveUser(rootfs.path, request.user);
+  // Docker creates a missing working directory owned by root, whatever the user.
+  await mkdirInRoot(rootfs.path, request.cwd, 0, 0);
+
+  const hostname = request.hostname ?? DEFAULT_HOSTNAME;
+  const networkFiles = request.network === "host"
+    ? await writeNetworkFiles(bundle, hostname)
+    : undefined;
+  const spec = createRuntimeSpec({
+    rootPath: rootfs.path,
+    args: request.args,
+    env: request.env,
+    cwd: request.cwd,
+    user,
+    hostname,
+    network: request.network,
+    networkFiles,
+    mounts: request.mounts,
+    maxOpenFiles: await hardOpenFilesLimit(),
+  });
+  await Deno.writeTextFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
+  return spec.mounts.map((mount) => mount.destination);
+}
+
+/**
+ * Returns this process's hard limit on open files, which runc inherits,
+ * capped at the spec's default; the default when /proc/self/limits has none.
+ */
+async function hardOpenFilesLimit(): Promise<number> {
+  const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
+  const hard = limits.match(/^Max open files\s+\S+\s+(\d+)/m)?.[1];
+  return hard === undefined
+    ? DEFAULT_MAX_OPEN_FILES
+    : Math.min(Number(hard), DEFAULT_MAX_OPEN_FILES);
+}
+
+/** Runs `runc run` in the foreground and returns the process's exit code. */
+async function runContainer(
+  options: ResolvedOptions,
+  bundle: string,
+  request: ExecRequest,
+): Promise<number> {
+  const id = `tsbuild-${randomBytes(8).toString("hex")}`;
+  const logPath = join(bundle, "runc-log.json");
+  const args = ["--log", logPath, "--log-format", "json", "run", "--bundle", bundle, id];
+  const runcProcess = spawnRunc(options, args);
+  const stderrTail = new OutputTail(STDERR_TAIL_BYTES);
+
+  const outcome = await superviseContainer(options, id, runcProcess, request, stderrTail);
+  const deleteFailure = await deleteContainer(options, id);
+
+  if (outcome.failure !== undefined) throw outcome.failure;
+  if (request.signal?.aborted) throw cancelledError(request);
+  if (deleteFailure) throw deleteFailure;
+  if (outcome.exitCode !== 0) await throwIfStartFailed(logPath, request, stderrTail);
+  return outcome.exitCode!;
+}
+
+/**
+ * Forwards runc's output until it exits, killing the container when the
+ * request's signal is aborted or an output callback throws.
+ */
+async function superviseContainer(
+  options: ResolvedOptions,
+  id: string,
+  runcProcess: Deno.ChildProcess,
+  request: ExecRequest,
+  stderrTail: OutputTail,
+): Promise<{ exitCode?: number; failure?: unknown }> {
+  let killing: Promise<void> | undefined;
+  const kill = () => {
+    killing ??= killContainer(options, id, runcProcess);
+  };
+  request.signal?.addEventListener("abort", kill, { once: true });
+
+  let outcome: { exitCode?: number; failure?: unknown };
+  try {
+    const [status] = await Promise.all([
+      runcProcess.status,
+      forward(runcProcess.stdout, request.stdout),
+      forward(runcProcess.stderr, (chunk) => {
+        stderrTail.push(chunk);
+        request.stderr?.(chunk);
+      }),
+    ]);
+    outcome = { exitCode: status.code };
+  } catch (error) {
+    outcome = { failure: error };
+    kill();
+  } finally {
+    request.signal?.removeEventListener("abort", kill);
+  }
+
+  await killing;
+  return outcome;
+}
+
+function spawnRunc(options: ResolvedOptions, args: string[]): Deno.ChildProcess {
+  try {
+    return new Deno.Command(options.runcPath, {
+      args: ["--root", options.stateRoot, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw runcNotFound(options.runcPath, error);
+    throw error;
+  }
+}
+
+async function checkRunc(runcPath: string): Promise<void> {
+  try {
+    const info = await Deno.stat(runcPath);
+    if (info.isFile) return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw runcNotFound(runcPath, error);
+  }
+  throw runcNotFound(runcPath);
+}
+
+function runcNotFound(runcPath: string, cause?: unknown): NotFoundError {
+  return new NotFoundError(`Failed to run the container: runc not found at "${runcPath}"`, {
+    cause,
+    data: { runcPath },
+  });
+}
+
+/** Throws {@linkcode ContainerStartError} when runc logged an error, meaning the process never ran. */
+async function throwIfStartFailed(
+  logPath: string,
+  request: ExecRequest,
+  stderrTail: OutputTail,
+): Promise<void> {
+  const errors = await readRuncErrors(logPath);
+  if (errors.length === 0) return;
+  throw new ContainerStartError(
+    `Failed to start "${request.args[0]}" in the container: ${errors.join("; ")}`,
+    {
+      data: { args: request.args, runtimeOutput: stderrTail.text() },
+    },
+  );
+}
+
+async function forward(
+  stream: ReadableStream<Uint8Array>,
+  callback?: (chunk: Uint8Array) => void,
+): Promise<void> {
+  for await (const chunk of stream) callback?.(chunk);
+}
+
+function throwIfCancelled(request: ExecRequest): void {
+  if (request.signal?.aborted) throw cancelledError(request);
+}
+
+function cancelledError(request: ExecRequest, cause?: unknown): CancelledError {
+  return new CancelledError(
+    `Cancelled the process "${request.args.join(" ")}": the signal was aborted`,
+    {
+      cause: cause ?? request.signal?.reason,
+    },
+  );
+}
+
+/** The last `limit` bytes of a stream of chunks. */
+class OutputTail {
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+
+  constructor(readonly limit: number) {}
+
+  push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    while (this.#chunks.length > 1 && this.#size - this.#chunks[0].length >= this.limit) {
+      this.#size -= this.#chunks.shift()!.length;
+    }
+  }
+
+  text(): string {
+    const bytes = new Uint8Array(this.#size);
+    let offset = 0;
+    for (const chunk of this.#chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return new TextDecoder().decode(bytes.subarray(Math.max(0, this.#size - this.limit)));
+  }
+}

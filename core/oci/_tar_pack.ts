@@ -1,0 +1,192 @@
+/**
+ * Turning a directory tree into tar bytes, translating overlayfs whiteouts and
+ * opaque directories into the ".wh." entries of the OCI layer format.
+ *
+ * @module
+ */
+
+import { isOpaque, isWhiteout, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from "../snapshot/whiteout.ts";
+import { listXattrs, readXattr, splitDev } from "./_tar_libc.ts";
+import { baseName, compareNames, joinRoot, parentPath } from "./_tar_paths.ts";
+import { walkSorted } from "./_tar_walk.ts";
+import type { WalkEntry } from "./_tar_walk.ts";
+import { TarWriter } from "./_tar_writer.ts";
+import type { TarHeader } from "./_tar_writer.ts";
+
+/** Settings of {@linkcode generateTar}, already checked. */
+export interface TarSettings {
+  /** Latest modification time to record, in seconds; later times are clamped to it. */
+  sourceDateEpoch: number | undefined;
+  /** Whether whiteout devices and opaque directories become ".wh." entries. */
+  translateWhiteouts: boolean;
+  /** Receives one sentence per entry that could not be packed as it is. */
+  warnings: string[];
+}
+
+/** Size of the chunks the tar is produced in; large, so later steps see few chunks. */
+const CHUNK_SIZE = 1024 * 1024;
+
+/**
+ * Attributes never packed: overlayfs's own (the opaque mark is translated, the
+ * others are internal), and the SELinux label, which belongs to the build host.
+ */
+function isPackedXattr(name: string): boolean {
+  return !name.startsWith("trusted.overlay.") && name !== "security.selinux";
+}
+
+function readXattrs(path: string): [string, Uint8Array][] {
+  const names = listXattrs(path).filter(isPackedXattr).sort(compareNames);
+  const xattrs: [string, Uint8Array][] = [];
+  for (const name of names) {
+    const value = readXattr(path, name);
+    if (value !== undefined) xattrs.push([name, value]);
+  }
+  return xattrs;
+}
+
+/**
+ * Yields the tar of the tree under `root` in chunks of about a MiB. The same
+ * tree and settings always give the same bytes: entries come in byte order,
+ * uname and gname are empty, and no access or change times are written.
+ */
+export function* generateTar(root: string, settings: TarSettings): Generator<Uint8Array> {
+  const writer = new TarWriter(CHUNK_SIZE);
+  const packer = new EntryPacker(root, writer, settings);
+  if (!Deno.statSync(root).isDirectory) {
+    throw new Deno.errors.NotADirectory(`Failed to pack "${root}": not a directory`);
+  }
+  if (settings.translateWhiteouts && isOpaque(root)) packer.writeOpaqueMarker("", 0);
+
+  // Reading a directory's children happens as the walk resumes after its entry, so an error there
+  // is reported with the directory's path.
+  let path = "";
+  try {
+    for (const entry of walkSorted(root)) {
+      path = entry.path;
+      yield* packer.write(entry);
+      yield* writer.takeChunks();
+    }
+  } catch (error) {
+    if (path === "") throw error;
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new Error(`Failed to pack "${root}" at "${path}": ${detail}`, { cause: error });
+  }
+  writer.finish();
+  yield* writer.takeChunks();
+}
+
+/** Writes walked entries as tar entries, remembering hardlinked files by device and inode. */
+class EntryPacker {
+  readonly #root: string;
+  readonly #writer: TarWriter;
+  readonly #settings: TarSettings;
+  /** First path written for each inode with several links, keyed "dev:ino". */
+  readonly #links = new Map<string, string>();
+
+  constructor(root: string, writer: TarWriter, settings: TarSettings) {
+    this.#root = root;
+    this.#writer = writer;
+    this.#settings = settings;
+  }
+
+  /** Writes one entry; yields while a large file's data fills chunks. */
+  *write(entry: WalkEntry): Generator<Uint8Array> {
+    const { path, absolute } = entry;
+    const info = Deno.lstatSync(absolute);
+    const translate = this.#settings.translateWhiteouts;
+    // Whiteouts come first: overlayfs may share one whiteout inode among several names.
+    if (translate && isWhiteout(info)) return this.#writeWhiteout(path, info);
+
+    const header = this.#baseHeader(path, info);
+    if (info.isSymlink) {
+      this.#writeEntry({ ...header, type: "symlink", linkname: Deno.readLinkSync(absolute) });
+    } else if (info.isDirectory) {
+      this.#writeEntry({ ...header, type: "directory" });
+      if (translate && isOpaque(absolute)) this.writeOpaqueMarker(path, header.mtime);
+    } else if (info.isFile) {
+      yield* this.#writeFile(entry, info, header);
+    } else if (info.isCharDevice || info.isBlockDevice) {
+      const type = info.isCharDevice ? "character-device" : "block-device";
+      const { major, minor } = splitDev(info.rdev ?? 0);
+      this.#writeEntry({ ...header, type, devmajor: major, devminor: minor });
+    } else if (info.isFifo) {
+      this.#writeEntry({ ...header, type: "fifo" });
+    } else {
+      this.#settings.warnings.push(`skipped "${path}": sockets cannot be stored in a tar`);
+    }
+  }
+
+  /** Writes the ".wh..wh..opq" entry that marks the directory `dir` opaque. */
+  writeOpaqueMarker(dir: string, mtime: number): void {
+    const name = dir === "" ? OPAQUE_WHITEOUT : `${dir}/${OPAQUE_WHITEOUT}`;
+    this.#writeEntry({ name, type: "file", mode: 0, uid: 0, gid: 0, size: 0, mtime });
+  }
+
+  #writeWhiteout(path: string, info: Deno.FileInfo): void {
+    const parent = parentPath(path);
+    const base = `${WHITEOUT_PREFIX}${baseName(path)}`;
+    const name = parent === "" ? base : `${parent}/${base}`;
+    this.#writeEntry({
+      name,
+      type: "file",
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: this.#mtime(info),
+    });
+  }
+
+  *#writeFile(
+    entry: WalkEntry,
+    info: Deno.FileInfo,
+    header: Omit<TarHeader, "type">,
+  ): Generator<Uint8Array> {
+    if ((info.nlink ?? 1) > 1) {
+      const key = `${info.dev}:${info.ino}`;
+      const first = this.#links.get(key);
+      if (first !== undefined) {
+        return this.#writeEntry({ ...header, type: "link", linkname: first });
+      }
+      this.#links.set(key, entry.path);
+    }
+
+    const size = info.size;
+    this.#writer.writeHeader({ ...header, type: "file", size });
+    using file = Deno.openSync(entry.absolute, { read: true });
+    let remaining = size;
+    while (remaining > 0) {
+      const space = this.#writer.space();
+      const count = file.readSync(space.subarray(0, Math.min(space.length, remaining)));
+      if (count === null) throw new Error(`file shrank while being packed: expected ${size} bytes`);
+      this.#writer.commit(count);
+      remaining -= count;
+      yield* this.#writer.takeChunks();
+    }
+    this.#writer.endEntry();
+  }
+
+  #writeEntry(header: TarHeader): void {
+    this.#writer.writeHeader(header);
+    this.#writer.endEntry();
+  }
+
+  /** Returns the header fields every entry type shares. */
+  #baseHeader(path: string, info: Deno.FileInfo): Omit<TarHeader, "type"> {
+    return {
+      name: path,
+      mode: (info.mode ?? 0) & 0o7777,
+      uid: info.uid ?? 0,
+      gid: info.gid ?? 0,
+      size: 0,
+      mtime: this.#mtime(info),
+      xattrs: readXattrs(joinRoot(this.#root, path)),
+    };
+  }
+
+  #mtime(info: Deno.FileInfo): number {
+    const seconds = Math.floor((info.mtime?.getTime() ?? 0) / 1000);
+    const epoch = this.#settings.sourceDateEpoch;
+    return epoch !== undefined && seconds > epoch ? epoch : seconds;
+  }
+}

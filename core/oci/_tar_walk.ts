@@ -1,0 +1,49 @@
+/**
+ * A depth-first walk of a directory tree in the order layer tars list entries:
+ * each directory before its children, siblings sorted by their UTF-8 bytes.
+ *
+ * @module
+ */
+
+import { compareNames, joinRoot } from "./_tar_paths.ts";
+
+/** One entry found by {@linkcode walkSorted}. */
+export interface WalkEntry {
+  /** Path relative to the walked root. */
+  path: string;
+  /** Path on disk. */
+  absolute: string;
+}
+
+interface DirectoryListing {
+  dir: string;
+  entries: Deno.DirEntry[];
+  index: number;
+}
+
+function listSorted(root: string, dir: string): DirectoryListing {
+  const entries = [...Deno.readDirSync(joinRoot(root, dir))];
+  entries.sort((a, b) => compareNames(a.name, b.name));
+  return { dir, entries, index: 0 };
+}
+
+/**
+ * Yields every entry under `root`, the root itself excluded. A directory is
+ * read only when the walk resumes after yielding it, so an error reading it
+ * follows its own entry. Directories are told apart by the type the directory
+ * listing reports, which never follows a symlink.
+ */
+export function* walkSorted(root: string): Generator<WalkEntry> {
+  const stack = [listSorted(root, "")];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.index === top.entries.length) {
+      stack.pop();
+      continue;
+    }
+    const entry = top.entries[top.index++];
+    const path = top.dir === "" ? entry.name : `${top.dir}/${entry.name}`;
+    yield { path, absolute: joinRoot(root, path) };
+    if (entry.isDirectory) stack.push(listSorted(root, path));
+  }
+}

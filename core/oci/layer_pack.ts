@@ -1,0 +1,166 @@
+/**
+ * Packing a snapshot diff directory into an OCI layer blob, or a plain
+ * directory into a tar, as a stream whose digests are known when it ends.
+ *
+ * @module
+ */
+
+import type { Digest } from "../digest.ts";
+import { CancelledError } from "../errors.ts";
+import { createDigestTap } from "./_tar_digest.ts";
+import { generateTar } from "./_tar_pack.ts";
+import { compressStream } from "./compression.ts";
+import type { Compression } from "./compression.ts";
+
+/** Options of {@linkcode packLayer} and {@linkcode packTree}. */
+export interface PackLayerOptions {
+  /** Compression of the produced blob. */
+  compression: Compression;
+  /**
+   * Latest modification time to record, in seconds since the epoch; later
+   * times are clamped to it, so rebuilding changed files gives the same bytes.
+   * Unset, times are recorded as they are, truncated to whole seconds.
+   */
+  sourceDateEpoch?: number;
+  /**
+   * Compression level; see {@linkcode CompressOptions.level} for the range.
+   *
+   * @default {DEFAULT_GZIP_LEVEL} or {DEFAULT_ZSTD_LEVEL}, fast levels, because export time matters more
+   * than a few percent of blob size.
+   */
+  level?: number;
+}
+
+/** What {@linkcode packLayer} and {@linkcode packTree} computed, once the stream has been read to its end. */
+export interface PackLayerResult {
+  /** Digest of the compressed blob, the layer's descriptor digest. */
+  digest: Digest;
+  /** Digest of the uncompressed tar. */
+  diffId: Digest;
+  /** Size of the compressed blob in bytes. */
+  size: number;
+  /** Entries that could not be packed as they are, one sentence each. */
+  warnings: string[];
+}
+
+/** A blob being packed: read `stream` to its end, then `done` gives the digests. */
+export interface PackedLayer {
+  /** The blob's bytes, produced as they are read. */
+  stream: ReadableStream<Uint8Array>;
+  /**
+   * Resolves once `stream` has been read to its end. Rejects with the error the
+   * stream fails with, or with {@linkcode CancelledError} when it is cancelled.
+   */
+  done: Promise<PackLayerResult>;
+}
+
+/**
+ * Packs the diff directory `diffDir` into a layer blob. Whiteout devices become
+ * ".wh.NAME" entries and opaque directories get a ".wh..wh..opq" entry. The
+ * same tree and options give the same bytes, for a given Deno release.
+ *
+ * Nothing is read until `stream` is; the caller can pipe it into a blob file
+ * while the digests are computed.
+ *
+ * @param diffDir A snapshot diff directory in overlayfs's upper-directory format.
+ * @returns The blob stream and a promise of its digests.
+ * @throws {TypeError} when `options.compression` is not "gzip", "zstd" or "none".
+ * @throws {RangeError} when `options.level` or `options.sourceDateEpoch` is out of range.
+ *
+ * @example Write a layer blob and read its digests
+ * ```ts ignore
+ * const layer = packLayer(diffDir, { compression: "gzip", sourceDateEpoch: 0 });
+ * await layer.stream.pipeTo((await Deno.create(blobPath)).writable);
+ * const { digest, diffId, size } = await layer.done;
+ * ```
+ */
+export function packLayer(diffDir: string, options: PackLayerOptions): PackedLayer {
+  return packDirectory(diffDir, options, true);
+}
+
+/**
+ * Packs the plain directory `dir`, such as a merged root file system, into a
+ * tar, with devices and attributes kept as they are and no whiteout
+ * translation. Takes the same options and gives the same guarantees as
+ * {@linkcode packLayer}.
+ */
+export function packTree(dir: string, options: PackLayerOptions): PackedLayer {
+  return packDirectory(dir, options, false);
+}
+
+function checkOptions(options: PackLayerOptions): void {
+  if (!["gzip", "zstd", "none"].includes(options.compression)) {
+    throw new TypeError(
+      `Failed to pack layer: compression "${options.compression}" is not "gzip", "zstd" or "none"`,
+    );
+  }
+  const epoch = options.sourceDateEpoch;
+  if (epoch !== undefined && (!Number.isInteger(epoch) || epoch < 0)) {
+    throw new RangeError(
+      `Failed to pack layer: source date epoch "${epoch}" is not a whole number of seconds`,
+    );
+  }
+}
+
+function packDirectory(
+  dir: string,
+  options: PackLayerOptions,
+  translateWhiteouts: boolean,
+): PackedLayer {
+  checkOptions(options);
+
+  const warnings: string[] = [];
+  const uncompressed = createDigestTap();
+  const compressed = createDigestTap();
+  const settings = { sourceDateEpoch: options.sourceDateEpoch, translateWhiteouts, warnings };
+  const tar = ReadableStream.from(generateTar(dir, settings)).pipeThrough(uncompressed.transform);
+  // Without compression the blob is the tar, so its bytes are hashed only once.
+  const isPlainTar = options.compression === "none";
+  const blob = isPlainTar
+    ? tar
+    : compressStream(tar, { compression: options.compression, level: options.level })
+      .pipeThrough(compressed.transform);
+
+  const { promise: done, resolve, reject } = Promise.withResolvers<PackLayerResult>();
+  // The reader of `stream` sees the same failure, so a caller that never awaits `done` is not
+  // reported an unhandled rejection.
+  done.catch(() => {});
+  const stream = settleOnEnd(blob, {
+    onEnd() {
+      const tarDigest = uncompressed.result();
+      const { digest, size } = isPlainTar ? tarDigest : compressed.result();
+      resolve({ digest, diffId: tarDigest.digest, size, warnings });
+    },
+    onError: reject,
+  });
+  return { stream, done };
+}
+
+/** Passes `source` through and calls `onEnd` after its last chunk or `onError` when it fails or is cancelled. */
+function settleOnEnd(
+  source: ReadableStream<Uint8Array>,
+  handlers: { onEnd(): void; onError(error: unknown): void },
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        handlers.onError(error);
+        throw error;
+      }
+      if (result.done) {
+        controller.close();
+        handlers.onEnd();
+      } else {
+        controller.enqueue(result.value);
+      }
+    },
+    async cancel(reason) {
+      handlers.onError(new CancelledError("Layer pack cancelled", { cause: reason }));
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}

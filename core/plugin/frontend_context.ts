@@ -1,0 +1,65 @@
+/**
+ * The context frontends receive: image resolution for base images and
+ * reading files from the build's local directories.
+ *
+ * @module
+ */
+
+import { NotFoundError } from "../errors.ts";
+import { formatReference, parseReference } from "../oci/reference.ts";
+import { scopedPath } from "../fs/scoped_path.ts";
+import { createPluginContext, type PluginContextOptions } from "./context.ts";
+import type { FrontendContext, ResolvedImage } from "./types.ts";
+
+/** Options for {@link createFrontendContext}. */
+export interface FrontendContextOptions extends PluginContextOptions {
+  locals: Record<string, string>;
+}
+
+/** Returns the context for a frontend's `onBuild`. */
+export function createFrontendContext(
+  options: FrontendContextOptions,
+  plugin?: string,
+): FrontendContext {
+  const base = createPluginContext(options, plugin);
+  const resolved = new Map<string, Promise<ResolvedImage>>();
+
+  const resolveImage: FrontendContext["resolveImage"] = (reference, resolveOptions = {}) => {
+    const platform = resolveOptions.platform ?? options.platform;
+    const cacheKey = `${reference}|${platform.os}/${platform.architecture}/${
+      platform.variant ?? ""
+    }`;
+    let found = resolved.get(cacheKey);
+    if (!found) {
+      found = base.progress.step(`[internal] load metadata for ${reference}`, async () => {
+        const image = await options.registry.resolve(reference, platform);
+        const parsed = parseReference(reference);
+        return {
+          pinned: formatReference({ ...parsed, digest: image.digest }),
+          digest: image.digest,
+          config: image.config as ResolvedImage["config"],
+        };
+      });
+      resolved.set(cacheKey, found);
+    }
+    return found;
+  };
+
+  const readLocalFile: FrontendContext["readLocalFile"] = async (local, path) => {
+    const dir = options.locals[local];
+    if (dir === undefined) {
+      throw new NotFoundError(
+        `Failed to read "${path}": no local directory named "${local}" was given (use --local ${local}=DIR)`,
+      );
+    }
+    const target = await scopedPath(dir, path, { followFinal: true });
+    try {
+      return await Deno.readFile(target);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+  };
+
+  return { ...base, resolveImage, readLocalFile };
+}

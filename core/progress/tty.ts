@@ -1,0 +1,92 @@
+/**
+ * The tty progress renderer: redraws the list of steps in place, with a timer
+ * for each running step and the last lines of its output.
+ *
+ * @module
+ */
+
+import type { ProgressEvent, ProgressSink } from "./events.ts";
+
+interface StepState {
+  name: string;
+  started?: number;
+  completed?: number;
+  cached: boolean;
+  error?: string;
+  lastLines: string[];
+}
+
+const REDRAW_INTERVAL_MS = 100;
+const LOG_LINES_SHOWN = 4;
+
+/** Renders events as a block of step lines redrawn in place on a terminal. */
+export class TtyRenderer implements ProgressSink {
+  readonly #write: (text: string) => void;
+  readonly #steps = new Map<string, StepState>();
+  readonly #warnings: string[] = [];
+  readonly #decoder = new TextDecoder();
+  readonly #startedAt = Date.now();
+  #linesDrawn = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(write: (text: string) => void) {
+    this.#write = write;
+    this.#timer = setInterval(() => this.#draw(), REDRAW_INTERVAL_MS);
+  }
+
+  emit(event: ProgressEvent): void {
+    if (event.type === "warning") {
+      this.#warnings.push(event.message);
+      return;
+    }
+    const step = this.#steps.get(event.vertex.id) ??
+      { name: event.vertex.name, cached: false, lastLines: [] };
+    this.#steps.set(event.vertex.id, step);
+    if (event.type === "vertex.started") step.started = event.time;
+    if (event.type === "vertex.cached") {
+      step.cached = true;
+      step.completed = event.time;
+    }
+    if (event.type === "vertex.completed") {
+      step.completed = event.time;
+      step.error = event.error;
+    }
+    if (event.type === "vertex.log") {
+      const lines = this.#decoder.decode(event.data).split("\n").filter(Boolean);
+      step.lastLines = [...step.lastLines, ...lines].slice(-LOG_LINES_SHOWN);
+    }
+  }
+
+  /** Stops redrawing and leaves the final state on screen. */
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#draw();
+    for (const warning of this.#warnings) this.#write(`WARNING: ${warning}\n`);
+  }
+
+  #draw(): void {
+    const now = Date.now();
+    const lines = [`[+] Building ${((now - this.#startedAt) / 1000).toFixed(1)}s`];
+    let number = 0;
+    for (const step of this.#steps.values()) {
+      number++;
+      const end = step.completed ?? now;
+      const time = step.started ? `${((end - step.started) / 1000).toFixed(1)}s` : "";
+      const state = step.error
+        ? "ERROR"
+        : step.cached
+        ? "CACHED"
+        : step.completed
+        ? time
+        : `${time} …`;
+      lines.push(` => #${number} ${step.name} ${state}`);
+      if (!step.completed || step.error) {
+        for (const line of step.lastLines) lines.push(`    ${line}`);
+      }
+    }
+    const clear = this.#linesDrawn > 0 ? `\x1b[${this.#linesDrawn}F\x1b[J` : "";
+    this.#write(clear + lines.join("\n") + "\n");
+    this.#linesDrawn = lines.length;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Responds to a registry's 401 challenge: fetches a Bearer token from the challenge's realm, or
+ * prepares Basic credentials, and stores the resulting `Authorization` header.
+ *
+ * @module
+ */
+
+import { RemoteError } from "../errors.ts";
+import type { Challenge } from "./_challenge.ts";
+import type { RegistryContext } from "./_context.ts";
+import { toTsbuildError } from "./_errors.ts";
+import type { RegistryCredentials } from "./docker_config.ts";
+
+/** Details of the challenged request that `authorize()` needs. */
+export interface AuthorizeArgs {
+  registry: string;
+  /** Scope the request needs, such as "repository:library/busybox:pull". */
+  scope: string;
+  challenges: Challenge[];
+  /** Start of error messages, such as `Failed to resolve "busybox"`. */
+  operation: string;
+}
+
+/**
+ * Stores an `Authorization` header in `ctx.authorizations` that satisfies the challenges, and
+ * returns whether it did. It returns false when nothing new can be tried: no Bearer or Basic
+ * challenge, or a Basic challenge with no credentials or with the ones already rejected.
+ *
+ * @throws {RemoteError} when the token server cannot be reached or rejects the request.
+ */
+export async function authorize(ctx: RegistryContext, args: AuthorizeArgs): Promise<boolean> {
+  const bearer = args.challenges.find((challenge) => challenge.scheme === "bearer");
+  if (bearer?.params.realm) {
+    const token = await fetchToken(ctx, args, bearer);
+    ctx.authorizations.set(`${args.registry} ${args.scope}`, `Bearer ${token}`);
+    return true;
+  }
+
+  const basic = args.challenges.find((challenge) => challenge.scheme === "basic");
+  const credentials = basic ? await ctx.credentials(args.registry) : undefined;
+  if (credentials === undefined) return false;
+  const header = basicAuthorization(credentials);
+  if (ctx.authorizations.get(`${args.registry} *`) === header) return false;
+  ctx.authorizations.set(`${args.registry} *`, header);
+  return true;
+}
+
+/** Returns the `Authorization` header stored for a registry and scope, if any. */
+export function storedAuthorization(
+  ctx: RegistryContext,
+  registry: string,
+  scope: string,
+): string | undefined {
+  return ctx.authorizations.get(`${registry} ${scope}`) ?? ctx.authorizations.get(`${registry} *`);
+}
+
+async function fetchToken(ctx: RegistryContext, args: AuthorizeArgs, challenge: Challenge) {
+  const realm = challenge.params.realm;
+  const url = tokenUrl(realm, args, challenge);
+  const credentials = await ctx.credentials(args.registry);
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (credentials) headers.Authorization = basicAuthorization(credentials);
+
+  let response: Response;
+  try {
+    response = await ctx.fetch(url, { headers, signal: ctx.signal });
+  } catch (error) {
+    throw toTsbuildError(
+      error,
+      ctx.signal,
+      () =>
+        new RemoteError(`${args.operation}: token server "${realm}" is unreachable`, {
+          cause: error,
+          data: { registry: args.registry, realm },
+        }),
+    );
+  }
+
+  if (!response.ok) {
+    await response.body?.cancel();
+    const credentialNote = credentials ? " with the configured credentials" : " anonymously";
+    throw new RemoteError(
+      `${args.operation}: token server "${realm}" rejected the request${credentialNote}: ${response.status} ${response.statusText}`,
+      { data: { registry: args.registry, realm, status: response.status } },
+    );
+  }
+  return await readToken(response, args, realm);
+}
+
+function tokenUrl(realm: string, args: AuthorizeArgs, challenge: Challenge): URL {
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch (error) {
+    throw new RemoteError(
+      `${args.operation}: registry "${args.registry}" sent an invalid token realm "${realm}"`,
+      {
+        cause: error,
+        data: { registry: args.registry, realm },
+      },
+    );
+  }
+  if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
+  url.searchParams.append("scope", args.scope);
+  const challengeScope = challenge.params.scope;
+  if (challengeScope && challengeScope !== args.scope) {
+    url.searchParams.append("scope", challengeScope);
+  }
+  return url;
+}
+
+async function readToken(response: Response, args: AuthorizeArgs, realm: string) {
+  let body: { token?: unknown; access_token?: unknown };
+  try {
+    body = await response.json();
+  } catch (error) {
+    throw new RemoteError(
+      `${args.operation}: token server "${realm}" sent a response that is not JSON`,
+      {
+        cause: error,
+        data: { registry: args.registry, realm },
+      },
+    );
+  }
+  const token = body?.token ?? body?.access_token;
+  if (typeof token !== "string" || token === "") {
+    throw new RemoteError(`${args.operation}: token server "${realm}" sent no token`, {
+      data: { registry: args.registry, realm },
+    });
+  }
+  return token;
+}
+
+function basicAuthorization(credentials: RegistryCredentials): string {
+  const bytes = new TextEncoder().encode(`${credentials.username}:${credentials.password}`);
+  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
+}

@@ -1,0 +1,78 @@
+/**
+ * Resolves the owner of files a file action creates (`COPY --chown`) against
+ * the target filesystem's /etc/passwd and /etc/group.
+ *
+ * @module
+ */
+
+import { NotFoundError } from "../errors.ts";
+
+/** Numeric owner ids. */
+export interface OwnerIds {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Returns the ids for `owner`, or undefined to keep the source's ownership.
+ * Numbers are taken as given; names are looked up inside `root`. A user given
+ * without a group uses that user's primary group (gid 0 for a bare uid with
+ * no passwd entry); a group given without a user uses uid 0.
+ */
+export async function resolveOwner(
+  root: string,
+  owner: { user: string; group: string } | undefined,
+): Promise<OwnerIds | undefined> {
+  if (!owner || (!owner.user && !owner.group)) return undefined;
+  let uid = 0;
+  let gid = 0;
+  if (owner.user) {
+    if (/^\d+$/.test(owner.user)) {
+      uid = Number(owner.user);
+      const entry = await findEntry(root, "passwd", (fields) => fields[2] === owner.user);
+      gid = entry ? Number(entry[3]) : 0;
+    } else {
+      const entry = await findEntry(root, "passwd", (fields) => fields[0] === owner.user);
+      if (!entry) {
+        throw new NotFoundError(
+          `Failed to resolve user "${owner.user}": no such user in /etc/passwd of the target`,
+        );
+      }
+      uid = Number(entry[2]);
+      gid = Number(entry[3]);
+    }
+  }
+  if (owner.group) {
+    if (/^\d+$/.test(owner.group)) gid = Number(owner.group);
+    else {
+      const entry = await findEntry(root, "group", (fields) => fields[0] === owner.group);
+      if (!entry) {
+        throw new NotFoundError(
+          `Failed to resolve group "${owner.group}": no such group in /etc/group of the target`,
+        );
+      }
+      gid = Number(entry[2]);
+    }
+  }
+  return { uid, gid };
+}
+
+async function findEntry(
+  root: string,
+  file: "passwd" | "group",
+  match: (fields: string[]) => boolean,
+) {
+  let text = "";
+  try {
+    // NOTE: /etc is read without following symlinks out of the root; a symlinked /etc/passwd is treated as absent.
+    text = await Deno.readTextFile(`${root}/etc/${file}`);
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const fields = line.split(":");
+    if (match(fields)) return fields;
+  }
+  return undefined;
+}

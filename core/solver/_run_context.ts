@@ -1,0 +1,22 @@
+/**
+ * What the solver hands to the code that runs one op.
+ *
+ * @module
+ */
+
+import type { Executor } from "../exec/executor.ts";
+import type { Platform } from "../plugin/types.ts";
+import type { ProgressSink } from "../progress/events.ts";
+import type { Store } from "../store/store.ts";
+import type { SecretProvider } from "./secrets.ts";
+
+/** The store, executor and progress scope for running one op. */
+export interface RunContext {
+  store: Store;
+  executor: Executor;
+  sink: ProgressSink;
+  vertex: { id: string; name: string };
+  signal: AbortSignal;
+  platform: Platform;
+  secrets?: SecretProvider;
+}

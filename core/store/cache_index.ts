@@ -1,0 +1,61 @@
+/**
+ * The cache index: which snapshot each cache key produced.
+ *
+ * @module
+ */
+
+import type { Digest } from "../digest.ts";
+import { digestHex } from "../digest.ts";
+import { readJsonIfExists, writeFileAtomic } from "../fs/atomic.ts";
+
+/** The stored result of one op, found by its cache key. */
+export interface CacheRecord {
+  key: Digest;
+  /** Top snapshot of the result, or undefined for an empty filesystem. */
+  snapshot?: string;
+  createdAt: string;
+  /** The op's progress name, for `tsbuild du`. */
+  description?: string;
+}
+
+/** Cache records under `<root>/cache/<key hex>.json`. */
+export class CacheIndex {
+  readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = `${root}/cache`;
+  }
+
+  /** Returns the record for `key`, or undefined on a miss. */
+  get(key: Digest): Promise<CacheRecord | undefined> {
+    return readJsonIfExists<CacheRecord>(`${this.dir}/${digestHex(key)}.json`);
+  }
+
+  /** Records that `key` produced `record.snapshot`, replacing any older record. */
+  async put(record: CacheRecord): Promise<void> {
+    await Deno.mkdir(this.dir, { recursive: true });
+    await writeFileAtomic(`${this.dir}/${digestHex(record.key)}.json`, JSON.stringify(record));
+  }
+
+  /** Lists every record. */
+  async *list(): AsyncGenerator<CacheRecord> {
+    let entries: Deno.DirEntry[] = [];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(this.dir));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    for (const entry of entries) {
+      if (!entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
+      const record = await readJsonIfExists<CacheRecord>(`${this.dir}/${entry.name}`).catch(() =>
+        undefined
+      );
+      if (record) yield record;
+    }
+  }
+
+  /** Removes the record for `key`. */
+  async remove(key: Digest): Promise<void> {
+    await Deno.remove(`${this.dir}/${digestHex(key)}.json`).catch(() => {});
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The store: one root directory holding blobs, snapshots, the cache index
+ * and per-process temporary space, shared safely by concurrent tsbuild processes.
+ *
+ * @module
+ */
+
+import { homedir, randomBytes } from "../deps.ts";
+import { BlobStore } from "./blobs.ts";
+import { CacheIndex } from "./cache_index.ts";
+import { SnapshotStore } from "./snapshots.ts";
+
+/** Options for {@link openStore}. */
+export interface StoreOptions {
+  /** Take the store's lock exclusively, as `tsbuild prune` does; builds share it. */
+  exclusive?: boolean;
+}
+
+/** An open store; close it to release its lock and temporary space. */
+export interface Store extends AsyncDisposable {
+  readonly root: string;
+  readonly blobs: BlobStore;
+  readonly snapshots: SnapshotStore;
+  readonly cache: CacheIndex;
+  /** This process's temporary directory inside the store, on the same filesystem as snapshots. */
+  readonly temporaryDir: string;
+  /** Returns a path under the store for a plugin's own data, e.g. `dataDir("git")`. */
+  dataDir(name: string): string;
+  close(): Promise<void>;
+}
+
+/** Returns the store root: `TSBUILD_ROOT`, else `$XDG_CACHE_HOME/tsbuild`, else `~/.cache/tsbuild`. */
+export function defaultStoreRoot(): string {
+  const fromEnv = Deno.env.get("TSBUILD_ROOT");
+  if (fromEnv) return fromEnv;
+  const cacheHome = Deno.env.get("XDG_CACHE_HOME") || `${homedir()}/.cache`;
+  return `${cacheHome}/tsbuild`;
+}
+
+/** Opens (creating when needed) the store at `root` and takes its lock. */
+export async function openStore(root: string, options: StoreOptions = {}): Promise<Store> {
+  await Deno.mkdir(`${root}/tmp`, { recursive: true });
+  const lockFile = await Deno.open(`${root}/lock`, { read: true, write: true, create: true });
+  await lockFile.lock(options.exclusive ?? false);
+
+  await removeAbandonedTemporaryDirs(`${root}/tmp`);
+  const temporaryDir = `${root}/tmp/${Deno.pid}-${randomBytes(4).toString("hex")}`;
+  await Deno.mkdir(temporaryDir);
+
+  const close = async () => {
+    await Deno.remove(temporaryDir, { recursive: true }).catch(() => {});
+    lockFile.close();
+  };
+  return {
+    root,
+    blobs: new BlobStore(root),
+    snapshots: new SnapshotStore(root, temporaryDir),
+    cache: new CacheIndex(root),
+    temporaryDir,
+    dataDir: (name) => `${root}/data/${name}`,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+// A process killed mid-build leaves its temporary directory behind, possibly
+// with a rootfs still mounted in it; the pid in the name tells whether its
+// owner is still running. Mounts are detached first so that removing the
+// directory cannot reach through them into a snapshot.
+async function removeAbandonedTemporaryDirs(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    const pid = Number(entry.name.split("-")[0]);
+    if (!Number.isInteger(pid) || pid === Deno.pid || isRunning(pid)) continue;
+    const abandoned = `${dir}/${entry.name}`;
+    if (!(await unmountUnder(abandoned))) continue;
+    await Deno.remove(abandoned, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Detaches every mount at or below `dir`, deepest first; reports whether none is left. */
+async function unmountUnder(dir: string): Promise<boolean> {
+  let mountinfo = "";
+  try {
+    mountinfo = await Deno.readTextFile("/proc/self/mountinfo");
+  } catch {
+    return true;
+  }
+  const mountPoints = mountinfo.split("\n")
+    .map((line) => line.split(" ")[4]?.replace(/\\040/g, " "))
+    .filter((point): point is string =>
+      point !== undefined && (point === dir || point.startsWith(`${dir}/`))
+    )
+    .sort((a, b) => b.length - a.length);
+  for (const point of mountPoints) {
+    const { success } = await new Deno.Command("umount", { args: ["-l", point], stderr: "null" })
+      .output()
+      .catch(() => ({ success: false }));
+    if (!success) return false;
+  }
+  return true;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints the greeting given as the first argument, framed.
+echo "*** $1 ***"

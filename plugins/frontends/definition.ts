@@ -1,0 +1,39 @@
+/**
+ * The `definition` frontend: reads a serialised build definition from
+ * standard input, as written by a build program's `writeDefinition()`.
+ *
+ * @module
+ */
+
+import type {
+  FrontendBuildArgs,
+  FrontendContext,
+  FrontendPlugin,
+  FrontendResult,
+  Plugin,
+} from "../../mod.ts";
+import { decodeDefinition } from "../../core/graph/definition.ts";
+
+async function onBuild(
+  args: FrontendBuildArgs,
+  _context: FrontendContext,
+): Promise<FrontendResult> {
+  if (!args.stdin) {
+    throw new TypeError(`Failed to read the build definition: standard input is not available`);
+  }
+  const bytes = new Uint8Array(await new Response(args.stdin).arrayBuffer());
+  if (bytes.length === 0) {
+    throw new TypeError(`Failed to read the build definition: standard input was empty`);
+  }
+  return { definition: decodeDefinition(bytes, "the build definition from standard input") };
+}
+
+/** The `definition` frontend plugin. */
+export const definitionFrontend: FrontendPlugin = { name: "definition", onBuild };
+
+const plugin: Plugin = {
+  apiVersion: 1,
+  name: "builtin-definition-frontend",
+  frontends: [definitionFrontend],
+};
+export default plugin;

@@ -1,0 +1,195 @@
+/**
+ * The record a local source keeps between builds: the stat fields and content
+ * digest of every file it hashed, so unchanged files are not read again.
+ *
+ * The record is JSON Lines: a header, then one array per file. It is written
+ * to a temporary file and renamed into place, so a crash leaves the old record.
+ *
+ * @module
+ */
+
+import { createHash } from "../../core/deps.ts";
+import type { Digest } from "../../core/digest.ts";
+import { temporarySibling } from "../../core/fs/atomic.ts";
+import { type DirectoryEntry, walkTree } from "./_local_tree.ts";
+
+const FORMAT = "tsbuild-local-record";
+const VERSION = 1;
+
+/** The stored stat fields and content digest of one file. */
+export interface FileRecord {
+  size: number;
+  mode: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  content: Digest;
+}
+
+/** The files seen by the previous scan of the same directory and patterns. */
+export interface PreviousScan {
+  /** File system time when that scan started, in milliseconds. */
+  stampMs: number;
+  files: Map<string, FileRecord>;
+}
+
+/** Returns the record file for `root` filtered by `include` and `exclude`, inside `dataDir`. */
+export function recordPath(
+  dataDir: string,
+  root: string,
+  include: string[],
+  exclude: string[],
+): string {
+  const key = JSON.stringify([root, include, exclude]);
+  return `${dataDir}/${createHash("sha256").update(key).digest("hex")}.jsonl`;
+}
+
+/**
+ * Returns the current time of the file system clock that stamps `dir`, by
+ * creating and removing a file there. File times come from a coarse kernel
+ * clock that can lag `Date.now()`, so the comparison with file mtimes must use
+ * the same clock.
+ */
+export async function fileSystemNow(dir: string): Promise<number> {
+  const probe = temporarySibling(`${dir}/probe`);
+  await Deno.writeFile(probe, new Uint8Array(), { createNew: true });
+  try {
+    return (await Deno.lstat(probe)).mtime?.getTime() ?? Date.now();
+  } finally {
+    await Deno.remove(probe).catch(() => {});
+  }
+}
+
+/**
+ * Reports whether `info` shows the same file content as `record`. A file whose
+ * recorded mtime or ctime is not older than the scan that recorded it may have
+ * changed again within the same clock tick, so it is never trusted (git calls
+ * such entries "racily clean").
+ */
+export function isUnchanged(record: FileRecord, info: Deno.FileInfo, stampMs: number): boolean {
+  return isSettled(record, stampMs) &&
+    record.size === info.size &&
+    record.mode === ((info.mode ?? 0) & 0o7777) &&
+    record.mtimeMs === (info.mtime?.getTime() ?? -1) &&
+    record.ctimeMs === (info.ctime?.getTime() ?? -1) &&
+    record.ino === (info.ino ?? -1);
+}
+
+/**
+ * Reports whether the file's last change, as recorded, came before the clock
+ * tick of the scan started at `stampMs`. Times are rounded down to what
+ * `Deno.lstat` reports, so a change counts as settled only when the whole
+ * rounding interval lies before the stamp.
+ */
+export function isSettled(
+  record: Pick<FileRecord, "mtimeMs" | "ctimeMs">,
+  stampMs: number,
+): boolean {
+  // NOTE: Deno 2.9 rounds ctime down to whole seconds but keeps milliseconds
+  // in mtime. A ctime on a whole second may have been rounded, so it is
+  // treated as covering that whole second.
+  const ctimeResolution = record.ctimeMs % 1000 === 0 ? 1000 : 1;
+  return record.mtimeMs + 1 <= stampMs && record.ctimeMs + ctimeResolution <= stampMs;
+}
+
+/** Reads the record at `path`; a missing, foreign or damaged record reads as none. */
+export async function readRecord(path: string): Promise<PreviousScan | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+
+  let previous: PreviousScan | undefined;
+  try {
+    for await (const line of readLines(file.readable)) {
+      if (!previous) {
+        const header = JSON.parse(line);
+        if (header?.format !== FORMAT || header.version !== VERSION) return undefined;
+        previous = { stampMs: Number(header.stampMs), files: new Map() };
+        continue;
+      }
+      const [name, size, mode, mtimeMs, ctimeMs, ino, hex] = JSON.parse(line);
+      previous.files.set(name, { size, mode, mtimeMs, ctimeMs, ino, content: `sha256:${hex}` });
+    }
+  } catch (error) {
+    // A record is only a cache: a damaged one costs a full read, not a failed build.
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+  return previous;
+}
+
+/** Writes the files of `tree` to the record at `path`, replacing it whole. */
+export async function writeRecord(
+  path: string,
+  stampMs: number,
+  tree: DirectoryEntry,
+): Promise<void> {
+  const temporary = temporarySibling(path);
+  try {
+    const file = await Deno.open(temporary, { write: true, createNew: true, mode: 0o600 });
+    try {
+      const writer = createLineWriter(file);
+      await writer.write(JSON.stringify({ format: FORMAT, version: VERSION, stampMs }));
+      for (const [name, entry] of walkTree(tree)) {
+        if (entry.kind !== "file") continue;
+        const hex = entry.content.slice("sha256:".length);
+        await writer.write(
+          JSON.stringify([
+            name,
+            entry.size,
+            entry.mode,
+            entry.mtimeMs,
+            entry.ctimeMs,
+            entry.ino,
+            hex,
+          ]),
+        );
+      }
+      await writer.flush();
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+}
+
+async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let pending = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    pending += text;
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) if (line) yield line;
+  }
+  if (pending) yield pending;
+}
+
+/** Buffers lines into writes of about 64 KiB. */
+function createLineWriter(file: Deno.FsFile) {
+  const encoder = new TextEncoder();
+  let buffered: string[] = [];
+  let length = 0;
+  const flush = async () => {
+    const bytes = encoder.encode(buffered.join(""));
+    buffered = [];
+    length = 0;
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+  };
+  return {
+    async write(line: string) {
+      buffered.push(line, "\n");
+      length += line.length + 1;
+      if (length >= 65536) await flush();
+    },
+    flush,
+  };
+}

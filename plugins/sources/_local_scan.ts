@@ -1,0 +1,276 @@
+/**
+ * Scans a local directory into a Merkle tree, reading only the files whose
+ * stat fields changed since the previous scan.
+ *
+ * @module
+ */
+
+import { InvalidInputError } from "../../core/errors.ts";
+import { hashFile } from "./_local_hash.ts";
+import type { LocalFilter } from "./_local_filter.ts";
+import { type FileRecord, isUnchanged, type PreviousScan } from "./_local_record.ts";
+import {
+  directoryDigest,
+  type DirectoryEntry,
+  fileDigest,
+  type FileEntry,
+  ROOT_MODE,
+  symlinkDigest,
+  type TreeEntry,
+} from "./_local_tree.ts";
+
+/** How many stat calls, and separately how many file reads, run at once within one directory. */
+const STAT_CONCURRENCY = 16;
+const READ_CONCURRENCY = 8;
+
+/** A file rewritten while it is hashed is hashed again up to this many times in total. */
+const MAX_HASH_ATTEMPTS = 3;
+
+/** Counts of the entries a scan handled, reported as the step's status. */
+export interface ScanCounts {
+  /** Regular files hashed because they are new or their stat changed. */
+  read: number;
+  /** Regular files whose digest came from the previous scan. */
+  reused: number;
+  /** Sockets, FIFOs and device nodes, which are left out with a warning. */
+  skipped: number;
+  /** Paths left out by the patterns; a left-out directory counts once. */
+  excluded: number;
+}
+
+/** Options for {@link scanDirectory}. */
+export interface ScanOptions {
+  /** The local's name, for messages. */
+  name: string;
+  filter: LocalFilter;
+  previous?: PreviousScan;
+  signal: AbortSignal;
+  /** Receives the relative path of each skipped socket, FIFO or device. */
+  onSkipped(path: string, kind: string): void;
+}
+
+/** A child of a directory after its `lstat` and the filter. */
+interface Candidate {
+  name: string;
+  path: string;
+  info: Deno.FileInfo;
+  descendOnly: boolean;
+}
+
+/** Scans `root` and returns its kept entries as a tree, with counts of what was read. */
+export async function scanDirectory(
+  root: string,
+  options: ScanOptions,
+): Promise<{ tree: DirectoryEntry; counts: ScanCounts }> {
+  const scan = new Scan(root, options);
+  const children = await scan.children("");
+  const tree: DirectoryEntry = {
+    kind: "dir",
+    mode: ROOT_MODE,
+    digest: directoryDigest(ROOT_MODE, children),
+    children,
+    mtimeMs: (await Deno.lstat(root)).mtime?.getTime() ?? 0,
+  };
+  return { tree, counts: scan.counts };
+}
+
+class Scan {
+  readonly counts: ScanCounts = { read: 0, reused: 0, skipped: 0, excluded: 0 };
+  readonly #root: string;
+  readonly #options: ScanOptions;
+
+  constructor(root: string, options: ScanOptions) {
+    this.#root = root;
+    this.#options = options;
+  }
+
+  /** Returns the kept children of the directory at relative path `dir` ("" for the root), sorted by name. */
+  async children(dir: string): Promise<Map<string, TreeEntry>> {
+    this.#options.signal.throwIfAborted();
+    const names = await this.#readNames(dir);
+    const candidates = await mapLimit(
+      names,
+      STAT_CONCURRENCY,
+      (name) => this.#candidate(dir, name),
+    );
+    const files = await mapLimit(
+      candidates,
+      READ_CONCURRENCY,
+      (candidate) => this.#leaf(candidate),
+    );
+
+    const children = new Map<string, TreeEntry>();
+    for (const [index, candidate] of candidates.entries()) {
+      if (!candidate) continue;
+      const entry = candidate.info.isDirectory ? await this.#directory(candidate) : files[index];
+      if (entry) children.set(candidate.name, entry);
+    }
+    return children;
+  }
+
+  async #readNames(dir: string): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(this.#hostPath(dir))) names.push(entry.name);
+    } catch (error) {
+      throw this.#readError(dir || ".", error);
+    }
+    // Code-unit order is deterministic for a given set of names, which is all the digest needs.
+    return names.sort();
+  }
+
+  async #candidate(dir: string, name: string): Promise<Candidate | undefined> {
+    const path = dir ? `${dir}/${name}` : name;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(this.#hostPath(path));
+    } catch (error) {
+      // An entry removed between readDir and lstat is simply no longer part of the directory.
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw this.#readError(path, error);
+    }
+
+    const decision = this.#options.filter.decide(path, info.isDirectory);
+    if (decision === "skip") {
+      this.counts.excluded++;
+      return undefined;
+    }
+    return { name, path, info, descendOnly: decision === "descend" };
+  }
+
+  async #directory(candidate: Candidate): Promise<TreeEntry | undefined> {
+    const children = await this.children(candidate.path);
+    // A directory kept only because something below it might be included disappears when nothing is.
+    if (candidate.descendOnly && children.size === 0) return undefined;
+    const mode = (candidate.info.mode ?? 0o755) & 0o7777;
+    return {
+      kind: "dir",
+      mode,
+      digest: directoryDigest(mode, children),
+      children,
+      mtimeMs: candidate.info.mtime?.getTime() ?? 0,
+    };
+  }
+
+  async #leaf(candidate: Candidate | undefined): Promise<TreeEntry | undefined> {
+    if (!candidate || candidate.info.isDirectory) return undefined;
+    const { path, info } = candidate;
+    const mode = (info.mode ?? 0) & 0o7777;
+    if (info.isSymlink) {
+      let target: string;
+      try {
+        target = await Deno.readLink(this.#hostPath(path));
+      } catch (error) {
+        throw this.#readError(path, error);
+      }
+      return {
+        kind: "symlink",
+        mode,
+        digest: symlinkDigest(mode, target),
+        target,
+        mtimeMs: info.mtime?.getTime() ?? 0,
+      };
+    }
+    if (info.isFile) return await this.#file(path, info);
+
+    this.counts.skipped++;
+    this.#options.onSkipped(path, specialKind(info));
+    return undefined;
+  }
+
+  async #file(path: string, info: Deno.FileInfo): Promise<FileEntry> {
+    const previous = this.#options.previous;
+    const record = previous?.files.get(path);
+    if (record && isUnchanged(record, info, previous!.stampMs)) {
+      this.counts.reused++;
+      return fileEntry(record);
+    }
+    this.counts.read++;
+    return fileEntry(await this.#hash(path, info));
+  }
+
+  /** Hashes `path`, starting over when its stat shows it changed during the read. */
+  async #hash(path: string, before: Deno.FileInfo): Promise<FileRecord> {
+    for (let attempt = 1;; attempt++) {
+      let hashed;
+      try {
+        hashed = await hashFile(this.#hostPath(path), before.size, this.#options.signal);
+      } catch (error) {
+        if (this.#options.signal.aborted) throw error;
+        throw this.#readError(path, error);
+      }
+      const record = statRecord(hashed.info, hashed.content);
+      if (sameStat(before, hashed.info)) return record;
+      if (attempt === MAX_HASH_ATTEMPTS) {
+        throw new InvalidInputError(
+          `Failed to read local "${this.#options.name}": "${path}" kept changing while it was read`,
+          { data: { local: this.#options.name, path } },
+        );
+      }
+      before = hashed.info;
+    }
+  }
+
+  #hostPath(path: string): string {
+    return path ? `${this.#root}/${path}` : this.#root;
+  }
+
+  #readError(path: string, error: unknown): Error {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new InvalidInputError(
+      `Failed to read local "${this.#options.name}": cannot read "${path}": ${reason}`,
+      {
+        cause: error,
+        data: { local: this.#options.name, path },
+      },
+    );
+  }
+}
+
+function fileEntry(record: FileRecord): FileEntry {
+  return { kind: "file", digest: fileDigest(record.mode, record.content), ...record };
+}
+
+function statRecord(info: Deno.FileInfo, content: FileRecord["content"]): FileRecord {
+  return {
+    size: info.size,
+    mode: (info.mode ?? 0) & 0o7777,
+    mtimeMs: info.mtime?.getTime() ?? -1,
+    ctimeMs: info.ctime?.getTime() ?? -1,
+    ino: info.ino ?? -1,
+    content,
+  };
+}
+
+function sameStat(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.size === b.size &&
+    a.mtime?.getTime() === b.mtime?.getTime() &&
+    a.ctime?.getTime() === b.ctime?.getTime() &&
+    a.ino === b.ino;
+}
+
+function specialKind(info: Deno.FileInfo): string {
+  if (info.isFifo) return "FIFO";
+  if (info.isSocket) return "socket";
+  if (info.isBlockDevice) return "block device";
+  if (info.isCharDevice) return "character device";
+  return "special file";
+}
+
+/** Maps `items` through `fn` with at most `limit` calls pending, keeping the order of `items`. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what tsbuild's demo and tests need on a Debian machine: Deno from
+# npm, and runc, containerd, the registry, skopeo, git and a static busybox
+# from Debian's packages. Skips what is already there.
+set -euo pipefail
+
+DENO_VERSION=2.9.6
+SYSTEM_PACKAGES=(runc containerd docker-registry skopeo git busybox-static ca-certificates mount util-linux)
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for package in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "==> Installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ "$(deno --version 2>/dev/null | head -n 1)" != "deno ${DENO_VERSION} "* ]]; then
+  echo "==> Installing Deno ${DENO_VERSION} from npm"
+  as_root npm install -g --no-fund --no-audit "deno@${DENO_VERSION}"
+fi
