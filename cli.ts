@@ -12,6 +12,7 @@ import {
   runBuildCommand,
 } from "./core/cli/build_command.ts";
 import { formatFlags } from "./core/cli/args.ts";
+import { runDebugCommand } from "./core/cli/debug_command.ts";
 import { runDuCommand, runPruneCommand } from "./core/cli/store_commands.ts";
 import { CancelledError, TsbuildError } from "./core/errors.ts";
 import { PluginRegistry } from "./core/plugin/registry.ts";
@@ -25,6 +26,7 @@ Usage: tsbuild COMMAND [flags]
 
 Commands:
   build     Build an image from a Dockerfile and a context, or a definition on stdin
+  debug     Inspect a build without running it (dump-definition)
   du        Show the store's disk usage
   prune     Remove cached results and unreferenced data from the store
   version   Print the version
@@ -55,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return await runBuildCommand(rest, io, createPlugins());
+    case "debug":
+      return await runDebugCommand(rest, io, createPlugins());
     case "du":
       return await runDuCommand(rest, io);
     case "prune":

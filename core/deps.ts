@@ -27,6 +27,8 @@ export {
   constants as zlibConstants,
   createGunzip,
   createGzip,
+  createZstdCompress,
+  createZstdDecompress,
   gunzipSync,
   gzipSync,
 } from "node:zlib";

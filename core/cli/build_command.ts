@@ -9,6 +9,13 @@ import { build } from "../build.ts";
 import { basename, dirname, resolve } from "../deps.ts";
 import { InvalidInputError } from "../errors.ts";
 import { createRuncExecutor } from "../exec/runc.ts";
+import { createContainerdExecutor } from "../exec/containerd.ts";
+import type { Executor } from "../exec/executor.ts";
+import {
+  CONTAINERD_ADDRESS_ENV,
+  type ContainerdClient,
+  createContainerdClient,
+} from "../containerd/client.ts";
 import { hostPlatform, parsePlatform } from "../oci/platform.ts";
 import { createRegistryClient } from "../registry/client.ts";
 import { defaultStoreRoot } from "../store/store.ts";
@@ -24,7 +31,10 @@ import { type OutputSpec, parseExporterFlags, parseOutputSpec } from "./output_s
 import { createRenderer } from "./renderer.ts";
 import type { PluginRegistry } from "../plugin/registry.ts";
 import { parseSecretFlags } from "./secret_flags.ts";
+import { parseSshFlags } from "./ssh_flags.ts";
+import { gitContextIdentifier, isGitContext } from "./git_context.ts";
 import { writeMetadataFile } from "./metadata_file.ts";
+import { loadConfiguredPlugins, type PluginFlags } from "../plugin/config_file.ts";
 
 /** Flags of `tsbuild build`. */
 export const BUILD_FLAGS: FlagSpec[] = [
@@ -81,7 +91,8 @@ export const BUILD_FLAGS: FlagSpec[] = [
   {
     name: "platform",
     placeholder: "OS/ARCH",
-    description: "Target platform, e.g. linux/amd64 (default: the host's)",
+    description:
+      "Target platform, e.g. linux/amd64, or several comma-separated for an image index (default: the host's)",
   },
   {
     name: "local",
@@ -113,9 +124,54 @@ export const BUILD_FLAGS: FlagSpec[] = [
     description: "Secret for RUN --mount=type=secret",
   },
   {
+    name: "ssh",
+    multiple: true,
+    placeholder: "ID[=SOCKET]",
+    description: "SSH agent socket for RUN --mount=type=ssh, e.g. default=$SSH_AUTH_SOCK",
+  },
+  {
     name: "metadata-file",
     placeholder: "PATH",
     description: "Write build results (digests) as JSON to this file",
+  },
+  {
+    name: "plugin",
+    multiple: true,
+    placeholder: "PATH",
+    description: "Load a plugin file (TypeScript or JavaScript), run in a sandbox",
+  },
+  {
+    name: "plugin-allow",
+    multiple: true,
+    placeholder: "KIND=VALUE,...",
+    description:
+      "Grant plugins read, write, net, run or env access they declare, e.g. read=/etc,net=127.0.0.1:8080",
+  },
+  {
+    name: "config",
+    placeholder: "PATH",
+    description: "Project config file with a plugin list (default: ./tsbuild.json when present)",
+  },
+  {
+    name: "executor",
+    placeholder: "NAME",
+    description: "Run RUN steps with runc or containerd (default: runc)",
+  },
+  {
+    name: "containerd-address",
+    placeholder: "PATH",
+    description:
+      "containerd socket for type=image outputs, base images and --executor containerd (env CONTAINERD_ADDRESS; default /run/containerd/containerd.sock)",
+  },
+  {
+    name: "containerd-namespace",
+    placeholder: "NAME",
+    description: "containerd namespace for images and containers (default: buildkit)",
+  },
+  {
+    name: "pull",
+    boolean: true,
+    description: "Resolve base images in their registry, even when containerd has them",
   },
   { name: "debug", boolean: true, description: "Print debug logs and stack traces" },
   { name: "help", short: "h", boolean: true, description: "Show this help" },
@@ -132,6 +188,7 @@ export async function runBuildCommand(
 ): Promise<number> {
   const args = parseArgs(argv, BUILD_FLAGS);
   const request = resolveBuildRequest(args);
+  await using _loaded = await loadConfiguredPlugins(pluginFlags(args), plugins);
   const root = resolve(flagValue(args, "root") ?? defaultStoreRoot());
   const registry = createRegistryClient({
     insecureRegistries: flagValues(args, "insecure-registry"),
@@ -139,6 +196,11 @@ export async function runBuildCommand(
   const renderer = createRenderer(flagValue(args, "progress", "auto")!, io);
 
   const abort = new AbortController();
+  using containerd = createContainerdClient({
+    address: flagValue(args, "containerd-address"),
+    namespace: flagValue(args, "containerd-namespace"),
+    signal: abort.signal,
+  });
   const onSignal = () => abort.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -154,14 +216,18 @@ export async function runBuildCommand(
       root,
       ...request,
       plugins,
-      executor: createRuncExecutor({ stateRoot: `${root}/runc` }),
+      executor: createExecutor(args, root, containerd),
+      containerd,
+      preferContainerdImages: prefersContainerdImages(args, request.frontendOptions),
       registry,
       sink: renderer,
       signal: abort.signal,
       noCache: flagEnabled(args, "no-cache"),
       debug: flagEnabled(args, "debug"),
       secrets: parseSecretFlags(flagValues(args, "secret")),
-      stdin: request.frontend === "definition" ? Deno.stdin.readable : undefined,
+      ssh: parseSshFlags(flagValues(args, "ssh")),
+      // Every frontend but the Dockerfile one may read standard input, plugin frontends included.
+      stdin: request.frontend === "dockerfile" ? undefined : Deno.stdin.readable,
       sourceDateEpoch: parseSourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH")),
     });
     renderer.close();
@@ -180,7 +246,7 @@ export async function runBuildCommand(
   }
 }
 
-/** Where a command writes its output. */
+/** The output streams and terminal state a command uses. */
 export interface CommandIo {
   stdout(text: string): void;
   stderr(text: string): void;
@@ -188,16 +254,30 @@ export interface CommandIo {
   stdinIsTerminal: boolean;
 }
 
-interface BuildRequest {
+/** Returns the plugin flags of `args` (`--plugin`, `--plugin-allow`, `--config`). */
+export function pluginFlags(args: ParsedArgs): PluginFlags {
+  return {
+    plugins: flagValues(args, "plugin"),
+    allow: flagValues(args, "plugin-allow"),
+    config: flagValue(args, "config"),
+    cwd: Deno.cwd(),
+  };
+}
+
+/** A build as the flags describe it, before the store and plugins are involved. */
+export interface BuildRequest {
   frontend: string;
   frontendOptions: Record<string, string>;
   locals: Record<string, string>;
+  /** Locals given as git URLs: local name → source identifier, fetched before the frontend runs. */
+  remoteLocals: Record<string, string>;
   outputs: OutputSpec[];
   names: string[];
   platform: ReturnType<typeof hostPlatform>;
 }
 
-function resolveBuildRequest(args: ParsedArgs): BuildRequest {
+/** Turns the flags and positional context of `tsbuild build` into a {@link BuildRequest}. */
+export function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   if (args.positionals.length > 1) {
     throw new InvalidInputError(
       `Expected at most one build context, got ${args.positionals.length}: ${
@@ -205,13 +285,23 @@ function resolveBuildRequest(args: ParsedArgs): BuildRequest {
       }`,
     );
   }
-  const locals = parseLocals(flagValues(args, "local"));
+  const { locals, remoteLocals } = parseLocals(flagValues(args, "local"));
   const context = args.positionals[0];
-  if (context !== undefined) locals.context = resolve(context);
+  if (context !== undefined && isGitContext(context)) {
+    remoteLocals.context = gitContextIdentifier(context);
+    delete locals.context;
+  } else if (context !== undefined) {
+    locals.context = resolve(context);
+    delete remoteLocals.context;
+  }
 
   const file = flagValue(args, "file");
   const frontendOptions = parseKeyValues(flagValues(args, "opt"), "--opt");
-  if (file !== undefined) {
+  if (file !== undefined && remoteLocals.context && !locals.dockerfile && !isFile(file)) {
+    // As with buildx: with a git context, -f reads a local file when there is one,
+    // and otherwise names a file inside the repository.
+    frontendOptions.filename = file;
+  } else if (file !== undefined) {
     locals.dockerfile = resolve(dirname(file));
     frontendOptions.filename = basename(file);
   } else if (locals.context && !locals.dockerfile) {
@@ -227,19 +317,22 @@ function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   const target = flagValue(args, "target");
   if (target) frontendOptions.target = target;
   const platformFlag = flagValue(args, "platform");
-  const platform = platformFlag ? parsePlatform(platformFlag) : hostPlatform();
+  // Several platforms build an image index; the first is the build's default platform.
+  const platforms = platformFlag?.split(",").map((part) => part.trim()).filter(Boolean) ?? [];
+  const platform = platforms.length > 0 ? parsePlatform(platforms[0]) : hostPlatform();
+  platforms.forEach(parsePlatform);
   if (platformFlag) frontendOptions.platform = platformFlag;
 
   let frontend = flagValue(args, "frontend");
   if (!frontend) {
     // A definition piped in with no Dockerfile or context named means a build program's output.
     const piped = !Deno.stdin.isTerminal() && file === undefined && !locals.context &&
-      !locals.dockerfile;
+      !remoteLocals.context && !locals.dockerfile;
     frontend = piped ? "definition" : "dockerfile";
   }
-  if (frontend === "dockerfile" && !locals.context) {
+  if (frontend === "dockerfile" && !locals.context && !remoteLocals.context) {
     throw new InvalidInputError(
-      `Missing build context: pass a directory (tsbuild build [flags] DIR) or --local context=DIR`,
+      `Missing build context: pass a directory or git URL (tsbuild build [flags] DIR) or --local context=DIR`,
     );
   }
 
@@ -247,17 +340,30 @@ function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   const exporter = flagValue(args, "exporter");
   if (exporter) outputs.push(parseExporterFlags(exporter, flagValues(args, "exporter-opt")));
   const names = flagValues(args, "tag");
-  return { frontend, frontendOptions, locals, outputs, names, platform };
+  return { frontend, frontendOptions, locals, remoteLocals, outputs, names, platform };
 }
 
-function parseLocals(values: string[]): Record<string, string> {
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+// A value that is a git URL becomes a remote local; any other is a directory.
+function parseLocals(values: string[]): Pick<BuildRequest, "locals" | "remoteLocals"> {
   const locals: Record<string, string> = {};
+  const remoteLocals: Record<string, string> = {};
   for (const value of values) {
     const equals = value.indexOf("=");
     if (equals <= 0) throw new InvalidInputError(`Invalid --local "${value}": expected NAME=DIR`);
-    locals[value.slice(0, equals)] = resolve(value.slice(equals + 1));
+    const name = value.slice(0, equals);
+    const target = value.slice(equals + 1);
+    if (isGitContext(target)) remoteLocals[name] = gitContextIdentifier(target);
+    else locals[name] = resolve(target);
   }
-  return locals;
+  return { locals, remoteLocals };
 }
 
 function parseKeyValues(values: string[], flag: string, allowBare = false): Record<string, string> {
@@ -284,4 +390,29 @@ function parseSourceDateEpoch(value: string | undefined): number | undefined {
     );
   }
   return Number(value);
+}
+
+/** Returns the executor `--executor` names: runc (the default) or containerd. */
+function createExecutor(args: ParsedArgs, root: string, containerd: ContainerdClient): Executor {
+  const name = flagValue(args, "executor", "runc");
+  if (name === "runc") {
+    return createRuncExecutor({ stateRoot: `${root}/runc`, bundleRoot: `${root}/tmp` });
+  }
+  if (name === "containerd") return createContainerdExecutor({ client: containerd });
+  throw new InvalidInputError(`Invalid --executor "${name}": expected "runc" or "containerd"`);
+}
+
+/**
+ * Reports whether FROM images are looked up in containerd before the registry: when the user
+ * pointed tsbuild at containerd (--containerd-address, CONTAINERD_ADDRESS or --executor
+ * containerd), and neither --pull nor `--opt image-resolve-mode=pull` asks for the registry.
+ */
+function prefersContainerdImages(
+  args: ParsedArgs,
+  frontendOptions: Record<string, string>,
+): boolean {
+  if (flagEnabled(args, "pull") || frontendOptions["image-resolve-mode"] === "pull") return false;
+  return flagValue(args, "containerd-address") !== undefined ||
+    (Deno.env.get(CONTAINERD_ADDRESS_ENV) ?? "") !== "" ||
+    flagValue(args, "executor") === "containerd";
 }

@@ -5,10 +5,20 @@
  */
 
 import { join, randomBytes } from "../deps.ts";
-import { CancelledError, InvalidInputError, NotFoundError } from "../errors.ts";
+import {
+  CancelledError,
+  ContainerStartError,
+  InvalidInputError,
+  NotFoundError,
+} from "../errors.ts";
 import { mkdirInRoot } from "./_root_path.ts";
-import { deleteContainer, killContainer, readRuncErrors, type RuncLocation } from "./_runc_cli.ts";
-import { ContainerStartError } from "../errors.ts";
+import {
+  deleteContainer,
+  killContainer,
+  readRuncErrors,
+  runcCommand,
+  type RuncLocation,
+} from "./_runc_cli.ts";
 import type { ExecRequest, ExecResult, Executor } from "./executor.ts";
 import { recordMountStubs } from "./mount_stubs.ts";
 import { writeNetworkFiles } from "./network_files.ts";
@@ -37,6 +47,13 @@ export interface RuncExecutorOptions {
    * the kernel allows it because it copies nothing
    */
   snapshotter?: SnapshotterSetting;
+  /**
+   * Directory for run bundles. Bundle names start with this process's pid, so
+   * the store's cleanup of abandoned temporary directories also removes the
+   * bundles of a killed tsbuild.
+   * @default the system's temporary directory
+   */
+  bundleRoot?: string;
 }
 
 /**
@@ -54,12 +71,55 @@ export function createRuncExecutor(options: RuncExecutorOptions): Executor {
     runcPath: options.runcPath ?? DEFAULT_RUNC_PATH,
     stateRoot: options.stateRoot,
     snapshotter: options.snapshotter,
+    bundleRoot: options.bundleRoot,
   };
-  return { name: "runc", run: (request) => runWithCancellation(resolved, request) };
+  let reaped: Promise<void> | undefined;
+  return {
+    name: "runc",
+    run: async (request) => {
+      reaped ??= reapAbandonedContainers(resolved);
+      await reaped;
+      return await runWithCancellation(resolved, request);
+    },
+  };
 }
 
 interface ResolvedOptions extends RuncLocation {
   snapshotter: SnapshotterSetting | undefined;
+  bundleRoot: string | undefined;
+}
+
+// Container ids carry the pid of the tsbuild that started them; a container
+// whose tsbuild was killed keeps running until something deletes it.
+async function reapAbandonedContainers(options: ResolvedOptions): Promise<void> {
+  let listed: Array<{ id: string }> = [];
+  try {
+    const output = await new Deno.Command(options.runcPath, {
+      args: ["--root", options.stateRoot, "list", "--format", "json"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!output.success) return;
+    listed = JSON.parse(new TextDecoder().decode(output.stdout) || "[]") ?? [];
+  } catch {
+    return;
+  }
+  for (const { id } of listed) {
+    const pid = Number(/^tsbuild-(\d+)-/.exec(id)?.[1]);
+    if (!pid || pid === Deno.pid || processExists(pid)) continue;
+    await runcCommand(options, ["kill", id, "KILL"]);
+    await deleteContainer(options, id);
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function runWithCancellation(
@@ -86,7 +146,11 @@ async function runRequest(options: ResolvedOptions, request: ExecRequest): Promi
     snapshotter: options.snapshotter,
     signal: request.signal,
   });
-  const bundle = await Deno.makeTempDir({ prefix: "tsbuild-bundle-" });
+  if (options.bundleRoot) await Deno.mkdir(options.bundleRoot, { recursive: true });
+  const bundle = await Deno.makeTempDir({
+    dir: options.bundleRoot,
+    prefix: `${Deno.pid}-runc-bundle-`,
+  });
   try {
     const mountPoints = await writeBundle(bundle, rootfs, request);
     const stubs = await recordMountStubs(rootfs.path, mountPoints);
@@ -167,7 +231,7 @@ async function runContainer(
   bundle: string,
   request: ExecRequest,
 ): Promise<number> {
-  const id = `tsbuild-${randomBytes(8).toString("hex")}`;
+  const id = `tsbuild-${Deno.pid}-${randomBytes(6).toString("hex")}`;
   const logPath = join(bundle, "runc-log.json");
   const args = ["--log", logPath, "--log-format", "json", "run", "--bundle", bundle, id];
   const runcProcess = spawnRunc(options, args);

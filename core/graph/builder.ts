@@ -38,9 +38,9 @@ export interface PlatformSpec {
 
 /** Information about an op that does not change its result. */
 export interface OpInfo {
-  /** What progress shows for the op. */
+  /** The op's name in progress output. */
   description?: string;
-  /** Where the op comes from, e.g. "Dockerfile:3". */
+  /** The op's source location, e.g. "Dockerfile:3". */
   location?: string;
   /** Run the op even when a cached result exists. */
   ignoreCache?: boolean;
@@ -216,6 +216,21 @@ export class State {
     return definition;
   }
 
+  /** @internal Use {@link merge}. */
+  static mergeStates(states: State[], info: OpInfo): State {
+    const context = states.length > 0 ? states[0].#context : DEFAULT_CONTEXT;
+    const inputs = states.flatMap((state) => state.#vertex ? [state.#vertex] : []);
+    if (inputs.length <= 1) return new State(inputs[0], { ...context, info: {} });
+
+    const make = (inputDigests: Input[]): Op =>
+      create(OpSchema, {
+        inputs: inputDigests,
+        platform: platformMessage(context.platform),
+        op: { case: "merge", value: {} },
+      });
+    return new State({ inputs, make, info }, { ...context, info: {} });
+  }
+
   #with(change: Partial<ExecContext>): State {
     return new State(this.#vertex, { ...this.#context, ...change });
   }
@@ -239,7 +254,7 @@ export class State {
   }
 }
 
-/** What {@link State.marshal} adds to the Definition besides the ops. */
+/** Options for {@link State.marshal}: what the Definition carries besides the ops. */
 export interface MarshalOptions {
   /** The OCI image config (env, cmd, labels, history, ...) the result should carry. */
   imageConfig?: Record<string, unknown>;
@@ -266,6 +281,8 @@ export interface RunMount {
     env?: string;
   };
   tmpfs?: { size?: number };
+  /** For an ssh mount: which forwarded agent, and the socket's owner and mode (default 0600). */
+  ssh?: { id?: string; uid?: number; gid?: number; mode?: number; optional?: boolean };
 }
 
 /** Options for {@link State.run}. */
@@ -276,7 +293,11 @@ export interface RunOptions {
   cwd?: string;
   user?: string;
   hostname?: string;
-  /** @default "host", as `docker build` uses */
+  /**
+   * "default" and "host" both run in the host's network namespace; "host" is recorded as such,
+   * so the two give different cache keys, as in BuildKit.
+   * @default "default"
+   */
   network?: "host" | "none" | "default";
   mounts?: RunMount[];
   info?: OpInfo;
@@ -300,6 +321,10 @@ export interface CopyOptions {
   allowEmptyWildcard?: boolean;
   createDestPath?: boolean;
   excludePatterns?: string[];
+  /** When not empty, copy only entries matching one of these patterns, relative to `src`. */
+  includePatterns?: string[];
+  /** Extract `src` into `dest` when it is a tar archive, as Dockerfile ADD does. */
+  attemptUnpack?: boolean;
 }
 
 /** Describes copying `src` (a path or wildcard in `from`) to `dest`. */
@@ -343,6 +368,16 @@ export function rm(
     allowNotFound: options.allowNotFound ?? false,
     allowWildcard: options.allowWildcard ?? false,
   };
+}
+
+/**
+ * Returns the filesystems of `states` stacked: the first one's, then the layers of each later
+ * one on top, copied as they are. A layer made on scratch therefore stays the same when the
+ * states below it change, which is what `COPY --link` relies on. Environment, working directory
+ * and platform come from the first state; scratch states add nothing.
+ */
+export function merge(states: State[], info: OpInfo = {}): State {
+  return State.mergeStates(states, info);
 }
 
 /** Returns an empty filesystem. */
@@ -416,7 +451,8 @@ function platformMessage(platform: PlatformSpec | undefined): Platform | undefin
 }
 
 function networkMode(network: RunOptions["network"]): NetworkMode {
-  return network === "none" ? NetworkMode.NONE : NetworkMode.UNSPECIFIED;
+  if (network === "none") return NetworkMode.NONE;
+  return network === "host" ? NetworkMode.HOST : NetworkMode.UNSPECIFIED;
 }
 
 const SHARING = {
@@ -453,6 +489,15 @@ function mountMessage(mount: RunMount, input: number): MountMessage {
       }
       : undefined,
     tmpfs: mount.tmpfs ? { size: BigInt(mount.tmpfs.size ?? 0) } : undefined,
+    ssh: mount.ssh
+      ? {
+        id: mount.ssh.id ?? "",
+        uid: mount.ssh.uid ?? 0,
+        gid: mount.ssh.gid ?? 0,
+        mode: mount.ssh.mode ?? 0o600,
+        optional: mount.ssh.optional ?? false,
+      }
+      : undefined,
   });
 }
 
@@ -478,6 +523,8 @@ function fileActionMessage(
             allowEmptyWildcard: o.allowEmptyWildcard ?? false,
             createDestPath: o.createDestPath ?? true,
             excludePatterns: o.excludePatterns ?? [],
+            includePatterns: o.includePatterns ?? [],
+            attemptUnpack: o.attemptUnpack ?? false,
           },
         },
       });

@@ -81,7 +81,7 @@ function writeAll(file: Deno.FsFile, data: Uint8Array): void {
   while (offset < data.byteLength) offset += file.writeSync(data.subarray(offset));
 }
 
-/** Reports whether `error` says that the path to create already exists. */
+/** Reports whether `error` means that the path to create already exists. */
 function isAlreadyExists(error: unknown): boolean {
   return error instanceof Deno.errors.AlreadyExists;
 }
@@ -91,8 +91,8 @@ function isAlreadyExists(error: unknown): boolean {
  *
  * Every parent directory is checked once with `lstat` and then remembered, so
  * most entries cost only the calls that create them. Entries are created with
- * exclusive flags, so an existing symlink is never followed; a path that exists
- * is removed and created again, as later tar entries replace earlier ones.
+ * exclusive flags, so an existing symlink is never followed. A path that exists
+ * is removed and created again, because later tar entries replace earlier ones.
  */
 export class DiffWriter {
   readonly #root: string;
@@ -400,8 +400,8 @@ export class DiffWriter {
       const lower = findInLowers(this.#lowerDirs, path);
       return lower?.info.isDirectory ? lower.info : undefined;
     } catch (error) {
-      // A lower symlink on the way has no directory metadata to copy; the new
-      // directory in this layer replaces it in the merged view either way.
+      // A lower symlink on the way has no directory metadata to copy. The new
+      // directory replaces it in the merged view either way.
       if (error instanceof PathEscapeError) return undefined;
       throw error;
     }
@@ -418,7 +418,7 @@ export class DiffWriter {
     return create();
   }
 
-  /** Removes the entry `path` and forgets what was recorded for it and below it. */
+  /** Removes the entry `path` and drops the cached state of it and everything below it. */
   #remove(path: string, info: Deno.FileInfo): void {
     Deno.removeSync(joinRoot(this.#root, path), { recursive: info.isDirectory });
     if (!info.isDirectory) return;

@@ -51,6 +51,8 @@ export function toEntryHeader(raw: {
   devminor: number;
   pax?: unknown;
 }): TarEntryHeader {
+  // NOTE: tar-stream decodes names as UTF-8, so a name stored in another encoding is written
+  // with U+FFFD in place of its invalid bytes.
   const pax = (raw.pax ?? {}) as Record<string, string>;
   const xattrs: [string, string][] = [];
   for (const [key, value] of Object.entries(pax)) {
@@ -136,8 +138,10 @@ export async function extractEntries(
       await onEntry(toEntryHeader(entry.header), entry as AsyncIterable<Uint8Array>);
     }
   } catch (error) {
-    // The loop's exit destroyed the parser; the feeder then stops, and its own
-    // error, if any, is a consequence of this one.
+    // The loop's exit destroyed the parser. Cancelling the reader also ends a read
+    // that waits on a stalled source, and the feeder's own error, if any, is a
+    // consequence of this one.
+    await reader.cancel(error).catch(() => {});
     await feeding.catch(() => {});
     throw error;
   } finally {

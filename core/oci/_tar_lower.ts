@@ -26,7 +26,7 @@ function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
   }
 }
 
-/** What one layer says about a path: found there, hidden from the layers below, or silent. */
+/** Result of a lookup in one layer: found there, hidden from the layers below, or absent. */
 type LayerAnswer = LowerEntry | "hidden" | "absent";
 
 /**

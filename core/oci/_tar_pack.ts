@@ -45,9 +45,10 @@ function readXattrs(path: string): [string, Uint8Array][] {
 }
 
 /**
- * Yields the tar of the tree under `root` in chunks of about a MiB. The same
- * tree and settings always give the same bytes: entries come in byte order,
- * uname and gname are empty, and no access or change times are written.
+ * Yields the tar of the tree under `root` in chunks of a MiB, the last one
+ * shorter. The same tree and settings always give the same bytes: each
+ * directory's entries follow it in byte order, uname and gname are empty, and
+ * no access or change times are written.
  */
 export function* generateTar(root: string, settings: TarSettings): Generator<Uint8Array> {
   const writer = new TarWriter(CHUNK_SIZE);
@@ -94,7 +95,7 @@ class EntryPacker {
     const { path, absolute } = entry;
     const info = Deno.lstatSync(absolute);
     const translate = this.#settings.translateWhiteouts;
-    // Whiteouts come first: overlayfs may share one whiteout inode among several names.
+    // Whiteouts come first: since Linux 5.8, overlayfs may share one whiteout inode among names.
     if (translate && isWhiteout(info)) return this.#writeWhiteout(path, info);
 
     const header = this.#baseHeader(path, info);

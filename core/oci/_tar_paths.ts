@@ -50,7 +50,7 @@ export function joinRoot(root: string, path: string): string {
   return path === "" ? root : `${root}/${path}`;
 }
 
-/** What a ".wh." entry of an OCI layer asks for. */
+/** The meaning of a ".wh." entry of an OCI layer. */
 export type WhiteoutEntry =
   /** Hide the lower layers' entry `path`. */
   | { kind: "whiteout"; path: string }
@@ -86,7 +86,10 @@ export function parseWhiteout(path: string): WhiteoutEntry | undefined {
 export function compareNames(a: string, b: string): number {
   // UTF-16 code unit order matches UTF-8 byte order except around surrogates, so only
   // names with characters at or above U+D800 take the slower path.
-  if (!HIGH_CHARACTER.test(a) && !HIGH_CHARACTER.test(b)) return a < b ? -1 : a > b ? 1 : 0;
+  if (!HIGH_CHARACTER.test(a) && !HIGH_CHARACTER.test(b)) {
+    if (a === b) return 0;
+    return a < b ? -1 : 1;
+  }
   const left = encoder.encode(a);
   const right = encoder.encode(b);
   const length = Math.min(left.length, right.length);

@@ -22,6 +22,8 @@ interface DirectoryListing {
 }
 
 function listSorted(root: string, dir: string): DirectoryListing {
+  // NOTE: Deno decodes file names as UTF-8, so a name that is not valid UTF-8 comes back with
+  // U+FFFD in it, and packing fails when that entry is read.
   const entries = [...Deno.readDirSync(joinRoot(root, dir))];
   entries.sort((a, b) => compareNames(a.name, b.name));
   return { dir, entries, index: 0 };
@@ -30,7 +32,7 @@ function listSorted(root: string, dir: string): DirectoryListing {
 /**
  * Yields every entry under `root`, the root itself excluded. A directory is
  * read only when the walk resumes after yielding it, so an error reading it
- * follows its own entry. Directories are told apart by the type the directory
+ * follows its own entry. Directories are recognised by the type the directory
  * listing reports, which never follows a symlink.
  */
 export function* walkSorted(root: string): Generator<WalkEntry> {

@@ -78,7 +78,7 @@ function splitUstarName(name: string): { prefix: string; name: string } | undefi
   return undefined;
 }
 
-/** Returns a short ASCII stand-in for a name that only a PAX record holds in full. */
+/** Returns a short ASCII stand-in for a name that only a PAX record contains in full. */
 function fallbackName(name: string): string {
   // deno-lint-ignore no-control-regex
   const ascii = name.replace(/[^\x01-\x7f]/g, "_");
@@ -153,7 +153,7 @@ function encodeUstar(fields: UstarFields): Uint8Array {
 
 /**
  * Returns the PAX records `header` needs, or an empty list when plain ustar
- * holds it; `path` is the name to record when the ustar fields cannot.
+ * fits it. `path` is the name to record when the ustar fields cannot contain it.
  */
 function paxRecords(header: TarHeader, path: string | undefined): Uint8Array[] {
   const records: Uint8Array[] = [];
@@ -269,7 +269,7 @@ export class TarWriter {
     this.#used = 0;
   }
 
-  /** Returns the chunks filled so far and forgets them. */
+  /** Returns the chunks filled so far and clears the list. */
   takeChunks(): Uint8Array[] {
     const ready = this.#ready;
     this.#ready = [];

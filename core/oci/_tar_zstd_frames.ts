@@ -1,13 +1,13 @@
 /**
- * Streaming zstd decompression one frame at a time, which works around two
- * faults of Deno 2.9.6's `node:zlib` zstd decompressor: it drops everything
- * after the first frame when one write holds the end of a frame and the start
- * of the next, and it ends quietly on truncated input.
+ * Streaming zstd decompression one frame at a time. It works around two faults
+ * of Deno 2.9.6's `node:zlib` zstd decompressor, which drops everything after
+ * the first frame when one write contains the end of a frame and the start of
+ * the next, and which ends without an error on truncated input.
  *
  * @module
  */
 
-import { createZstdDecompress } from "node:zlib";
+import { createZstdDecompress } from "../deps.ts";
 import { pipeThroughNodeTransform } from "./_tar_node_transform.ts";
 
 /** Little-endian magic number of a zstd frame (RFC 8878, section 3.1.1). */

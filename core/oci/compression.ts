@@ -5,20 +5,17 @@
  * @module
  */
 
-import { createGunzip, createGzip, zlibConstants } from "../deps.ts";
-// TODO(handle): core/deps.ts does not yet re-export Node's zstd streams, so they are imported here
-// until it does.
-import { createZstdCompress } from "node:zlib";
+import { createGunzip, createGzip, createZstdCompress, zlibConstants } from "../deps.ts";
 import { pipeThroughNodeTransform } from "./_tar_node_transform.ts";
 import { decompressZstd } from "./_tar_zstd_frames.ts";
 
-/** How a layer tar is compressed; "none" is a plain tar. */
+/** Compression format of a layer blob; "none" is a plain tar. */
 export type Compression = "gzip" | "zstd" | "none";
 
 /**
- * Default gzip level: 1, the fastest. Compression is often the slowest step of an export. On a
- * 1 GB tar of /usr/share and /usr/bin, on a 2-core VM, Deno 2.9.6's gzip took 6.0 s at level 1
- * (508 MB), 9.5 s at level 2 (429 MB) and 16.7 s at level 6 (402 MB); pass `level` for smaller
+ * Default gzip level: 1, the fastest, because compression is often the slowest step of an export.
+ * On a 1 GB tar of /usr/share and /usr/bin, on a 2-core VM, Deno 2.9.6's gzip took 6.0 s at level 1
+ * (508 MB), 9.5 s at level 2 (429 MB) and 16.7 s at level 6 (402 MB). Pass `level` for smaller
  * blobs when upload time matters more.
  */
 export const DEFAULT_GZIP_LEVEL = 1;
@@ -184,8 +181,8 @@ function fixedSizeChunks(size: number): TransformStream<Uint8Array, Uint8Array> 
 
 /**
  * Sets the gzip header's OS byte to "unknown" as the bytes pass, so the same
- * input gives the same output on every host; the header CRC is not used, so no
- * checksum covers the byte.
+ * input gives the same output on every host. Node's gzip writes no header CRC,
+ * so no checksum covers the byte.
  */
 function normalizeGzipHeader(): TransformStream<Uint8Array, Uint8Array> {
   let offset = 0;

@@ -25,13 +25,13 @@ export interface PackLayerOptions {
   /**
    * Compression level; see {@linkcode CompressOptions.level} for the range.
    *
-   * @default {DEFAULT_GZIP_LEVEL} or {DEFAULT_ZSTD_LEVEL}, fast levels, because export time matters more
-   * than a few percent of blob size.
+   * @default {DEFAULT_GZIP_LEVEL} or {DEFAULT_ZSTD_LEVEL}, fast levels whose measured trade-off
+   * is documented on those constants.
    */
   level?: number;
 }
 
-/** What {@linkcode packLayer} and {@linkcode packTree} computed, once the stream has been read to its end. */
+/** Digests, size and warnings of a packed blob, known once its stream has been read to the end. */
 export interface PackLayerResult {
   /** Digest of the compressed blob, the layer's descriptor digest. */
   digest: Digest;
@@ -59,8 +59,10 @@ export interface PackedLayer {
  * ".wh.NAME" entries and opaque directories get a ".wh..wh..opq" entry. The
  * same tree and options give the same bytes, for a given Deno release.
  *
- * Nothing is read until `stream` is; the caller can pipe it into a blob file
- * while the digests are computed.
+ * The tree is read as `stream` is consumed, about a MiB ahead of the reader, so
+ * the caller can pipe it into a blob file while the digests are computed.
+ * Extended attributes are packed as `SCHILY.xattr.` PAX records, except
+ * overlayfs's own `trusted.overlay.*` and the host's `security.selinux`.
  *
  * @param diffDir A snapshot diff directory in overlayfs's upper-directory format.
  * @returns The blob stream and a promise of its digests.
@@ -80,8 +82,8 @@ export function packLayer(diffDir: string, options: PackLayerOptions): PackedLay
 
 /**
  * Packs the plain directory `dir`, such as a merged root file system, into a
- * tar, with devices and attributes kept as they are and no whiteout
- * translation. Takes the same options and gives the same guarantees as
+ * tar without whiteout translation: every device node, 0:0 included, is packed
+ * as a device. Takes the same options and gives the same guarantees as
  * {@linkcode packLayer}.
  */
 export function packTree(dir: string, options: PackLayerOptions): PackedLayer {
@@ -122,8 +124,8 @@ function packDirectory(
       .pipeThrough(compressed.transform);
 
   const { promise: done, resolve, reject } = Promise.withResolvers<PackLayerResult>();
-  // The reader of `stream` sees the same failure, so a caller that never awaits `done` is not
-  // reported an unhandled rejection.
+  // The reader of `stream` receives the same error, so a caller that never awaits `done` must not
+  // get an unhandled rejection for it.
   done.catch(() => {});
   const stream = settleOnEnd(blob, {
     onEnd() {

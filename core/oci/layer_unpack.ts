@@ -30,7 +30,7 @@ export interface UnpackLayerOptions {
   signal?: AbortSignal;
 }
 
-/** What {@linkcode unpackLayer} read and wrote. */
+/** Digests, size and warnings of an unpacked layer. */
 export interface UnpackLayerResult {
   /** Digest of the blob as received. */
   digest: Digest;

@@ -8,6 +8,7 @@ import type { Digest } from "../digest.ts";
 import type { ProgressSink } from "../progress/events.ts";
 import type { Store } from "../store/store.ts";
 import type { RegistryClient } from "../registry/client.ts";
+import type { ContainerdClient } from "../containerd/client.ts";
 import { unpackLayer } from "../oci/layer_unpack.ts";
 import type {
   ContentWriter,
@@ -15,6 +16,7 @@ import type {
   Platform,
   PluginContext,
   ProgressWriter,
+  SecretReader,
   VertexProgress,
 } from "./types.ts";
 
@@ -135,6 +137,10 @@ export interface PluginContextOptions {
   signal: AbortSignal;
   platform: Platform;
   debug?: boolean;
+  /** The build's secrets, readable by plugins (a git source's credentials). */
+  secrets?: SecretReader;
+  /** The containerd client plugins reach as `context.containerd`. */
+  containerd?: ContainerdClient;
 }
 
 /** Returns the PluginContext for one hook call. */
@@ -151,5 +157,7 @@ export function createPluginContext(options: PluginContextOptions, plugin?: stri
       unpack: (stream, diffDir, unpackOptions = {}) =>
         unpackLayer(stream, diffDir, { ...unpackOptions, signal: options.signal }),
     },
+    ...(options.secrets ? { secrets: options.secrets } : {}),
+    ...(options.containerd ? { containerd: options.containerd } : {}),
   };
 }

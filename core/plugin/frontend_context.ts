@@ -8,12 +8,19 @@
 import { NotFoundError } from "../errors.ts";
 import { formatReference, parseReference } from "../oci/reference.ts";
 import { scopedPath } from "../fs/scoped_path.ts";
+import { findContainerdImage } from "../containerd/resolve_image.ts";
 import { createPluginContext, type PluginContextOptions } from "./context.ts";
 import type { FrontendContext, ResolvedImage } from "./types.ts";
 
 /** Options for {@link createFrontendContext}. */
 export interface FrontendContextOptions extends PluginContextOptions {
   locals: Record<string, string>;
+  /**
+   * Looks images up in containerd's image store (`containerd`) before the registry, and loads
+   * those found there with the containerd-image source, as BuildKit's containerd worker does.
+   * @default false, so that a build without a configured containerd never depends on one
+   */
+  preferContainerdImages?: boolean;
 }
 
 /** Returns the context for a frontend's `onBuild`. */
@@ -32,12 +39,16 @@ export function createFrontendContext(
     let found = resolved.get(cacheKey);
     if (!found) {
       found = base.progress.step(`[internal] load metadata for ${reference}`, async () => {
-        const image = await options.registry.resolve(reference, platform);
+        const local = options.preferContainerdImages && options.containerd
+          ? await findContainerdImage(options.containerd, reference, platform)
+          : undefined;
+        const image = local ?? await options.registry.resolve(reference, platform);
         const parsed = parseReference(reference);
         return {
           pinned: formatReference({ ...parsed, digest: image.digest }),
           digest: image.digest,
           config: image.config as ResolvedImage["config"],
+          ...(local ? { source: "containerd-image" as const } : {}),
         };
       });
       resolved.set(cacheKey, found);

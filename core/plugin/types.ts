@@ -10,8 +10,9 @@ import type { Definition } from "../graph/definition.ts";
 import type { Digest } from "../digest.ts";
 import type { ProgressEvent } from "../progress/events.ts";
 import type { RegistryClient } from "../registry/client.ts";
+import type { ContainerdClient } from "../containerd/client.ts";
 
-export type { RegistryClient };
+export type { ContainerdClient, RegistryClient };
 
 /** The plugin API version this tsbuild implements. A plugin names the version it was written for. */
 export const PLUGIN_API_VERSION = 1;
@@ -41,11 +42,11 @@ export interface Plugin {
   sources?: SourcePlugin[];
   exporters?: ExporterPlugin[];
   frontends?: FrontendPlugin[];
-  /** What the plugin needs from the host; the user grants it with `--plugin-allow`. */
+  /** Permissions the plugin needs from the host, granted by the user with `--plugin-allow`. */
   permissions?: PluginPermissions;
 }
 
-/** Deno permissions a plugin asks for. */
+/** Deno permissions a plugin requests. */
 export interface PluginPermissions {
   read?: string[];
   write?: string[];
@@ -120,7 +121,7 @@ export interface LayerBlob {
   mediaType: string;
 }
 
-/** What every plugin hook receives. */
+/** The context every plugin hook receives. */
 export interface PluginContext {
   readonly logger: Logger;
   readonly progress: ProgressWriter;
@@ -134,6 +135,23 @@ export interface PluginContext {
   readonly locals: Readonly<Record<string, string>>;
   /** Layer tar helpers, so plugins need not bring their own tar code. */
   readonly layers: LayerTools;
+  /**
+   * The build's secrets (`--secret id=ID,...`), e.g. a source's credentials.
+   * Values must never enter pins, cache keys, logs or progress.
+   */
+  readonly secrets?: SecretReader;
+  /**
+   * A containerd client for `--containerd-address` and `--containerd-namespace`. It connects on
+   * first use, and its calls fail with RemoteError naming the socket when containerd is not
+   * running. Absent where the host offers no containerd access.
+   */
+  readonly containerd?: ContainerdClient;
+}
+
+/** Read access to the build's secrets by id. */
+export interface SecretReader {
+  /** Returns the secret's bytes, or undefined when the build has no secret with that id. */
+  get(id: string): Promise<Uint8Array | undefined>;
 }
 
 /** Layer tar helpers for plugins. */
@@ -162,7 +180,7 @@ export interface SourceResolveArgs {
   platform: Platform;
 }
 
-/** What {@link SourcePlugin.onResolve} returns. */
+/** The result of {@link SourcePlugin.onResolve}. */
 export interface SourceResolveResult {
   /**
    * The pinned identity of the content (a manifest digest, a commit hash, a
@@ -175,6 +193,13 @@ export interface SourceResolveResult {
    * Sources that cannot tell omit it, and the whole pin is used.
    */
   selectionDigest?: (patterns: string[]) => Promise<Digest>;
+  /**
+   * The attributes that enter the cache key beside the pin, for a source
+   * whose pin already settles some of them: a git commit hash makes the `ref`
+   * attribute irrelevant, so two refs naming one commit share a cache entry.
+   * Omitted means every attribute of the op.
+   */
+  cacheAttrs?: Record<string, string>;
 }
 
 /** Arguments of {@link SourcePlugin.onLoad}. */
@@ -182,7 +207,7 @@ export interface SourceLoadArgs extends SourceResolveArgs {
   pin: string;
 }
 
-/** What {@link SourcePlugin.onLoad} returns: the top snapshot, or undefined for an empty filesystem. */
+/** The result of {@link SourcePlugin.onLoad}: the top snapshot, or undefined for an empty filesystem. */
 export interface SourceLoadResult {
   snapshot?: string;
 }
@@ -209,6 +234,11 @@ export interface ResolvedImage {
   digest: Digest;
   /** The image's OCI config JSON. */
   config: ImageConfig;
+  /**
+   * The source scheme that loads `pinned`: "docker-image" for a registry, "containerd-image"
+   * for containerd's image store. @default "docker-image"
+   */
+  source?: "docker-image" | "containerd-image";
 }
 
 /** Arguments of {@link FrontendPlugin.onBuild}. */
@@ -221,7 +251,7 @@ export interface FrontendBuildArgs {
   stdin?: ReadableStream<Uint8Array>;
 }
 
-/** What a frontend can ask of the build while converting. */
+/** The context a frontend receives: the build services it may call while converting. */
 export interface FrontendContext extends PluginContext {
   /** Resolves an image reference to its manifest digest and config. */
   resolveImage(reference: string, options?: { platform?: Platform }): Promise<ResolvedImage>;
@@ -229,8 +259,20 @@ export interface FrontendContext extends PluginContext {
   readLocalFile(local: string, path: string): Promise<Uint8Array | undefined>;
 }
 
-/** What a frontend returns. */
+/** The result of a frontend: the build definition. */
 export interface FrontendResult {
+  definition: Definition;
+  /**
+   * For a build for several platforms: one definition per platform, in the
+   * order requested, each solved and exported as part of one image index.
+   * `definition` is then the first one's.
+   */
+  platforms?: PlatformDefinition[];
+}
+
+/** The definition a frontend produced for one platform of a multi-platform build. */
+export interface PlatformDefinition {
+  platform: Platform;
   definition: Definition;
 }
 
@@ -293,6 +335,11 @@ export interface BuildResult {
    * are clamped to it so equal input gives an equal image digest.
    */
   sourceDateEpoch?: number;
+  /**
+   * For a build for several platforms: each platform's result, in the order
+   * requested. The fields above are then the first one's.
+   */
+  platforms?: BuildResult[];
 }
 
 /** An image assembled in the store's content store. */
@@ -313,9 +360,14 @@ export interface BuildImageOptions {
   sourceDateEpoch?: number;
   /** Use Docker's media types instead of OCI's, as `docker load` prefers. */
   dockerMediaTypes?: boolean;
+  /**
+   * Which platform of a multi-platform result to assemble (see `BuildResult.platforms`).
+   * @default the result's own platform
+   */
+  platform?: Platform;
 }
 
-/** What an exporter can ask of the build. */
+/** The context an exporter receives: the build services it may call. */
 export interface ExporterContext extends PluginContext {
   /** Makes the result's layers, config and manifest (reusing stored ones) and returns them. */
   buildImage(options?: BuildImageOptions): Promise<ImageArtifact>;
@@ -334,7 +386,7 @@ export interface ExportArgs {
   result: BuildResult;
 }
 
-/** What an exporter reports back; printed and written to `--metadata-file`. */
+/** The result of an export, printed and written to `--metadata-file`. */
 export interface ExportResult {
   /** Digest of the exported manifest or index, when the export is an image. */
   digest?: Digest;

@@ -35,7 +35,11 @@ const S_IFCHR = 0o020000;
 
 /** Creates a character device with the given major and minor numbers at `path`. */
 export function mknodChar(path: string, major: number, minor: number): void {
-  const dev = (BigInt(major) << 8n) | BigInt(minor);
+  // glibc's makedev() encoding of a device number.
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  const dev = ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) |
+    (mi & 0xffn);
   if (libc().mknod(cString(path), S_IFCHR, dev) !== 0) {
     throw new Error(`Failed to create device node "${path}": errno ${errno()}`);
   }

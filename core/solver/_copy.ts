@@ -11,19 +11,31 @@ import { NotFoundError } from "../errors.ts";
 import type { FileActionCopy } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
 import { type OwnerIds, resolveOwner } from "./_owner.ts";
 import { expandWildcard, hasWildcard, scopedPath } from "../fs/scoped_path.ts";
-import { createPathMatcher } from "../fs/path_matcher.ts";
+import { createPathMatcher, type PathMatcher } from "../fs/path_matcher.ts";
+import { unpackIfArchive } from "./_unpack.ts";
 
 interface CopySettings {
   owner?: OwnerIds;
   mode: number;
-  /** Paths (relative to the source root) to leave out. */
-  excluded?: (relativePath: string, isDir: boolean) => boolean;
-  sourceRoot: string;
+  /** Patterns, relative to each copied source, of entries to leave out. */
+  excluded?: PathMatcher;
+  /** Patterns, relative to each copied source, of the only entries to copy. */
+  included?: PathMatcher;
   /** First destination path of each source inode, so hard links stay links. */
   links: Map<string, string>;
+  /**
+   * Directories entered but not created yet, because only some of their
+   * entries may be copied; they are created when the first one is.
+   */
+  pendingDirs: Array<{ dest: string; info: Deno.FileInfo; created: boolean }>;
 }
 
-/** Applies one copy action from `sourceRoot` into `root`. */
+/**
+ * Applies one copy action from `sourceRoot` into `root`. Exclude and include
+ * patterns are matched against paths relative to each copied source, as
+ * BuildKit's copier does, so `--exclude=*.md` applies inside a copied
+ * directory too.
+ */
 export async function copyAction(
   copy: FileActionCopy,
   root: string,
@@ -44,14 +56,15 @@ export async function copyAction(
       data: { path: copy.src },
     });
   }
+  for (const { path } of present) await checkRequiredIncludes(path, copy);
 
-  const matcher = copy.excludePatterns.length ? createPathMatcher(copy.excludePatterns) : undefined;
   const settings: CopySettings = {
     owner: await resolveOwner(root, copy.owner),
     mode: copy.mode,
-    excluded: matcher ? (path, isDir) => matcher.matches(path, isDir) : undefined,
-    sourceRoot,
+    excluded: copy.excludePatterns.length ? createPathMatcher(copy.excludePatterns) : undefined,
+    included: copy.includePatterns.length ? createPathMatcher(copy.includePatterns) : undefined,
     links: new Map(),
+    pendingDirs: [],
   };
   const destInside = copy.dest.startsWith("/") ? copy.dest : `/${copy.dest}`;
   const destPath = await scopedPath(root, destInside, { followFinal: true });
@@ -59,20 +72,32 @@ export async function copyAction(
   const destIsDir = copy.dest.endsWith("/") || wildcard || present.length > 1 ||
     destInfo?.isDirectory === true;
 
-  if (destIsDir) await makeParents(destPath, root, settings.owner);
-  else {await makeParents(
-      destPath.slice(0, destPath.lastIndexOf("/")) || root,
-      root,
-      settings.owner,
-    );}
-
   for (const { path, info } of present) {
-    if (info.isDirectory && copy.dirContentsOnly) {
-      await copyChildren(path, destPath, settings);
+    if (copy.attemptUnpack && info.isFile) {
+      if (await unpackIfArchive(path, destPath, { root, owner: settings.owner })) continue;
+    }
+    const dirContents = info.isDirectory && copy.dirContentsOnly;
+    const parent = destIsDir || dirContents
+      ? destPath
+      : destPath.slice(0, destPath.lastIndexOf("/")) || root;
+    await makeParents(parent, root, settings);
+    if (dirContents) {
+      await copyChildren(path, destPath, settings, "", false);
     } else {
       const target = destIsDir ? `${destPath}/${path.slice(path.lastIndexOf("/") + 1)}` : destPath;
-      await copyEntry(path, target, info, settings);
+      await copyEntry(path, target, info, settings, "", false);
     }
+  }
+}
+
+// An include pattern without wildcards names a path that must exist, as `COPY --parents`
+// requires for each literal source.
+async function checkRequiredIncludes(source: string, copy: FileActionCopy): Promise<void> {
+  for (const pattern of copy.includePatterns) {
+    if (hasWildcard(pattern) || await lstatOrUndefined(await scopedPath(source, pattern))) continue;
+    throw new NotFoundError(`Failed to copy "${pattern}": not found in the source`, {
+      data: { path: pattern },
+    });
   }
 }
 
@@ -80,34 +105,74 @@ async function copyChildren(
   sourceDir: string,
   destDir: string,
   settings: CopySettings,
+  relativeDir: string,
+  included: boolean,
 ): Promise<void> {
   const entries = await Array.fromAsync(Deno.readDir(sourceDir));
   entries.sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const entry of entries) {
     const path = `${sourceDir}/${entry.name}`;
     const info = await Deno.lstat(path);
-    const relative = path.slice(settings.sourceRoot.length + 1);
-    if (settings.excluded?.(relative, info.isDirectory)) continue;
-    await copyEntry(path, `${destDir}/${entry.name}`, info, settings);
+    const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
+    await copyEntry(path, `${destDir}/${entry.name}`, info, settings, relative, included);
   }
 }
 
+/**
+ * Copies one entry. `relative` is its path below the copied source ("" for
+ * the source itself, which patterns never exclude), and `parentIncluded`
+ * tells whether a directory above it matched an include pattern.
+ */
 async function copyEntry(
   source: string,
   dest: string,
   info: Deno.FileInfo,
   settings: CopySettings,
+  relative: string,
+  parentIncluded: boolean,
 ): Promise<void> {
   // An overlay whiteout (a 0:0 character device) in a single-layer source marks a deletion, not a file.
   if (info.isCharDevice && info.rdev === 0) return;
+  const included = relative === "" || parentIncluded || !settings.included ||
+    settings.included.matches(relative);
+  const excluded = relative !== "" && settings.excluded?.matches(relative) === true;
+
+  if (info.isDirectory && (!included || excluded)) {
+    // Entries below may still be copied: a deeper include match, or a `!` exception.
+    const canSkip = excluded && !settings.included && settings.excluded!.canSkipDirectory(relative);
+    if (canSkip) return;
+    settings.pendingDirs.push({ dest, info, created: false });
+    await copyChildren(source, dest, settings, relative, included && !excluded);
+    const pending = settings.pendingDirs.pop()!;
+    if (pending.created) await applyTimes(dest, info);
+    return;
+  }
+  if (!included || excluded) return;
+
+  await createPendingDirs(settings);
+  await writeEntry(source, dest, info, settings, relative);
+}
+
+async function writeEntry(
+  source: string,
+  dest: string,
+  info: Deno.FileInfo,
+  settings: CopySettings,
+  relative: string,
+): Promise<void> {
   const existing = await lstatOrUndefined(dest);
   if (existing && !(existing.isDirectory && info.isDirectory)) {
     await Deno.remove(dest, { recursive: true });
   }
 
   if (info.isDirectory) {
-    if (!existing?.isDirectory) await Deno.mkdir(dest);
-    await copyChildren(source, dest, settings);
+    // As in BuildKit, a directory that already exists keeps its owner and mode.
+    const created = !existing?.isDirectory;
+    if (created) await Deno.mkdir(dest);
+    await copyChildren(source, dest, settings, relative, true);
+    if (created) await applyMetadata(dest, info, settings);
+    else await applyTimes(dest, info);
+    return;
   } else if (info.isSymlink) {
     await Deno.symlink(await Deno.readLink(source), dest);
   } else if (info.isFile) {
@@ -126,6 +191,19 @@ async function copyEntry(
   await applyMetadata(dest, info, settings);
 }
 
+async function createPendingDirs(settings: CopySettings): Promise<void> {
+  for (const pending of settings.pendingDirs) {
+    if (pending.created) continue;
+    const existing = await lstatOrUndefined(pending.dest);
+    if (existing && !existing.isDirectory) await Deno.remove(pending.dest, { recursive: true });
+    if (!existing?.isDirectory) {
+      await Deno.mkdir(pending.dest);
+      await applyMetadata(pending.dest, pending.info, settings);
+    }
+    pending.created = true;
+  }
+}
+
 async function applyMetadata(
   dest: string,
   info: Deno.FileInfo,
@@ -138,10 +216,15 @@ async function applyMetadata(
     const mode = settings.mode || ((info.mode ?? 0o644) & 0o7777);
     await Deno.chmod(dest, mode);
   }
+  await applyTimes(dest, info);
+}
+
+async function applyTimes(dest: string, info: Deno.FileInfo): Promise<void> {
   if (info.mtime) await nodeFsPromises.lutimes(dest, info.atime ?? info.mtime, info.mtime);
 }
 
-async function makeParents(dir: string, root: string, owner: OwnerIds | undefined): Promise<void> {
+// Missing parents get the copy's owner and, as in BuildKit, its mode when one is set.
+async function makeParents(dir: string, root: string, settings: CopySettings): Promise<void> {
   const missing: string[] = [];
   for (
     let current = dir;
@@ -152,8 +235,9 @@ async function makeParents(dir: string, root: string, owner: OwnerIds | undefine
     missing.unshift(current);
   }
   for (const path of missing) {
-    await Deno.mkdir(path, { mode: 0o755 });
-    if (owner) await Deno.chown(path, owner.uid, owner.gid);
+    await Deno.mkdir(path);
+    await Deno.chmod(path, settings.mode || 0o755);
+    if (settings.owner) await Deno.chown(path, settings.owner.uid, settings.owner.gid);
   }
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { NotFoundError } from "../errors.ts";
+import { scopedPath } from "../fs/scoped_path.ts";
 
 /** Numeric owner ids. */
 export interface OwnerIds {
@@ -15,9 +16,12 @@ export interface OwnerIds {
 
 /**
  * Returns the ids for `owner`, or undefined to keep the source's ownership.
- * Numbers are taken as given; names are looked up inside `root`. A user given
- * without a group uses that user's primary group (gid 0 for a bare uid with
- * no passwd entry); a group given without a user uses uid 0.
+ * Numbers are taken as given; names are looked up inside `root`. As in
+ * BuildKit, a user name without a group uses that user's primary group, a
+ * bare uid is also the gid, and a group without a user goes with uid 0.
+ *
+ * @throws {NotFoundError} for a user or group name the root's /etc/passwd or
+ * /etc/group does not list. (BuildKit falls back to 0 there instead.)
  */
 export async function resolveOwner(
   root: string,
@@ -29,8 +33,7 @@ export async function resolveOwner(
   if (owner.user) {
     if (/^\d+$/.test(owner.user)) {
       uid = Number(owner.user);
-      const entry = await findEntry(root, "passwd", (fields) => fields[2] === owner.user);
-      gid = entry ? Number(entry[3]) : 0;
+      gid = uid;
     } else {
       const entry = await findEntry(root, "passwd", (fields) => fields[0] === owner.user);
       if (!entry) {
@@ -64,8 +67,8 @@ async function findEntry(
 ) {
   let text = "";
   try {
-    // NOTE: /etc is read without following symlinks out of the root; a symlinked /etc/passwd is treated as absent.
-    text = await Deno.readTextFile(`${root}/etc/${file}`);
+    // Symlinks are resolved inside the root, so a link to an absolute path stays in the image.
+    text = await Deno.readTextFile(await scopedPath(root, `/etc/${file}`, { followFinal: true }));
   } catch {
     return undefined;
   }

@@ -9,6 +9,7 @@ import type { Platform } from "../plugin/types.ts";
 import type { ProgressSink } from "../progress/events.ts";
 import type { Store } from "../store/store.ts";
 import type { SecretProvider } from "./secrets.ts";
+import type { SshAgentProvider } from "./ssh_agents.ts";
 
 /** The store, executor and progress scope for running one op. */
 export interface RunContext {
@@ -19,4 +20,6 @@ export interface RunContext {
   signal: AbortSignal;
   platform: Platform;
   secrets?: SecretProvider;
+  /** The SSH agents `RUN --mount=type=ssh` may forward. */
+  ssh?: SshAgentProvider;
 }

@@ -5,18 +5,23 @@
  * @module
  */
 
-import type { ExecOp, Mount } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
-import { MountType, NetworkMode } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
-import { ExecError, InvalidInputError, NotFoundError } from "../errors.ts";
-import type { ExecMount } from "../exec/executor.ts";
+import type { ExecOp } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
+import { NetworkMode } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
+import { ExecError, InvalidInputError } from "../errors.ts";
+import type { ExecRequest } from "../exec/executor.ts";
 import { createVertexProgress } from "../plugin/context.ts";
 import type { RunContext } from "./_run_context.ts";
-import { lowerDirsOf, withReadonlyView } from "./_views.ts";
+import { lowerDirsOf } from "./_views.ts";
 import type { VertexResult } from "./solver.ts";
 import { OutputTail } from "./_output_tail.ts";
-import { withCacheMount } from "./_cache_mounts.ts";
+import { withExtraMounts } from "./_exec_mounts.ts";
+import { checkExecutable } from "./_platform_check.ts";
+import { createRedactor } from "./_redact.ts";
 
-/** Runs `op` and returns the id of the snapshot holding its changes. */
+/**
+ * Runs `op` and returns the id of the snapshot holding its changes. Secret
+ * values the step mounts are masked in its output, in progress and in errors.
+ */
 export async function runExecOp(
   op: ExecOp,
   inputs: VertexResult[],
@@ -26,11 +31,11 @@ export async function runExecOp(
   if (!meta || meta.args.length === 0) {
     throw new InvalidInputError("Invalid exec op: no command to run");
   }
+  await checkExecutable(context.platform, { command: meta.args.join(" ") });
   const rootMount = op.mounts.find((mount) => mount.dest === "/");
   const root = rootMount && rootMount.input >= 0 ? inputs[rootMount.input] : undefined;
   const lowerDirs = await lowerDirsOf(context.store, root?.snapshot);
 
-  const progress = createVertexProgress(context.sink, context.vertex);
   const tail = new OutputTail(10);
   const active = await context.store.snapshots.prepare();
   try {
@@ -38,27 +43,27 @@ export async function runExecOp(
       op.mounts.filter((mount) => mount !== rootMount),
       inputs,
       context,
-      (mounts) =>
-        context.executor.run({
-          lowerDirs,
-          upperDir: active.dir,
-          args: meta.args,
-          env: meta.env,
-          cwd: meta.cwd || "/",
-          user: meta.user,
-          hostname: meta.hostname || undefined,
-          mounts,
-          network: op.network === NetworkMode.NONE ? "none" : "host",
-          stdout: (chunk) => {
-            tail.push(chunk);
-            progress.log("stdout", chunk);
-          },
-          stderr: (chunk) => {
-            tail.push(chunk);
-            progress.log("stderr", chunk);
-          },
-          signal: context.signal,
-        }).then((result) => result.exitCode),
+      async (prepared) => {
+        const output = createOutput(context, tail, prepared.secretValues);
+        try {
+          const result = await context.executor.run({
+            lowerDirs,
+            upperDir: active.dir,
+            args: meta.args,
+            env: [...meta.env, ...prepared.env],
+            cwd: meta.cwd || "/",
+            user: meta.user,
+            hostname: meta.hostname || undefined,
+            mounts: prepared.mounts,
+            network: op.network === NetworkMode.NONE ? "none" : "host",
+            ...output.callbacks,
+            signal: context.signal,
+          });
+          return result.exitCode;
+        } finally {
+          output.flush();
+        }
+      },
     );
     if (exitCode !== 0) {
       const command = JSON.stringify(meta.args.join(" "));
@@ -66,7 +71,7 @@ export async function runExecOp(
       throw new ExecError(
         `Process ${command} did not complete successfully: exit code ${exitCode}` +
           (lastLines.length ? `\n${lastLines.map((line) => `  > ${line}`).join("\n")}` : ""),
-        { exitCode, data: { step: context.vertex.name } },
+        { exitCode },
       );
     }
     return (await active.commit({ parent: root?.snapshot, kind: "exec" })).id;
@@ -76,84 +81,25 @@ export async function runExecOp(
   }
 }
 
-async function withExtraMounts<T>(
-  mounts: Mount[],
-  inputs: VertexResult[],
-  context: RunContext,
-  fn: (mounts: ExecMount[]) => Promise<T>,
-): Promise<T> {
-  const prepared: ExecMount[] = [];
-  const cleanups: Array<() => Promise<void>> = [];
-  try {
-    for (const mount of mounts) {
-      prepared.push(await prepareMount(mount, inputs, context, cleanups));
-    }
-    return await fn(prepared);
-  } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-  }
-}
-
-async function prepareMount(
-  mount: Mount,
-  inputs: VertexResult[],
-  context: RunContext,
-  cleanups: Array<() => Promise<void>>,
-): Promise<ExecMount> {
-  switch (mount.type) {
-    case MountType.TMPFS:
-      return {
-        type: "tmpfs",
-        dest: mount.dest,
-        size: mount.tmpfs ? Number(mount.tmpfs.size) : undefined,
-      };
-    case MountType.CACHE: {
-      const held = await withCacheMount(
-        context.store,
-        mount.cache?.id || mount.dest,
-        mount.cache?.sharing,
-      );
-      cleanups.push(held.release);
-      return { type: "bind", source: held.dir, dest: mount.dest, readonly: false };
-    }
-    case MountType.SECRET:
-      return await prepareSecret(mount, context, cleanups);
-    case MountType.BIND: {
-      const input = mount.input >= 0 ? inputs[mount.input] : undefined;
-      const view = await withReadonlyView(
-        context.store,
-        input?.snapshot,
-        context.store.temporaryDir,
-      );
-      cleanups.push(view.release);
-      const source = mount.selector
-        ? `${view.dir}/${mount.selector.replace(/^\/+/, "")}`
-        : view.dir;
-      return { type: "bind", source, dest: mount.dest, readonly: mount.readonly };
-    }
-    default:
-      throw new InvalidInputError(`Unsupported mount type ${mount.type} at "${mount.dest}"`);
-  }
-}
-
-async function prepareSecret(
-  mount: Mount,
-  context: RunContext,
-  cleanups: Array<() => Promise<void>>,
-): Promise<ExecMount> {
-  const secret = mount.secret!;
-  const value = await context.secrets?.get(secret.id);
-  if (value === undefined) {
-    if (secret.optional) return { type: "tmpfs", dest: mount.dest };
-    throw new NotFoundError(
-      `Failed to mount secret "${secret.id}": no secret with that id was given (use --secret id=${secret.id},src=PATH)`,
-    );
-  }
-  const dir = await Deno.makeTempDir({ dir: context.store.temporaryDir, prefix: "secret-" });
-  cleanups.push(() => Deno.remove(dir, { recursive: true }));
-  const file = `${dir}/value`;
-  await Deno.writeFile(file, value, { mode: 0o600 });
-  await Deno.chown(file, secret.uid, secret.gid);
-  await Deno.chmod(file, secret.mode || 0o400);
-  return { type: "bind", source: file, dest: mount.dest, readonly: true };
+// Sends the process's output to progress and to the tail kept for errors, with secret values
+// replaced first.
+function createOutput(context: RunContext, tail: OutputTail, secrets: Uint8Array[]) {
+  const progress = createVertexProgress(context.sink, context.vertex);
+  const streams = { stdout: createRedactor(secrets), stderr: createRedactor(secrets) };
+  const emit = (stream: "stdout" | "stderr", chunk: Uint8Array) => {
+    if (chunk.length === 0) return;
+    tail.push(chunk);
+    progress.log(stream, chunk);
+  };
+  const callbacks: Pick<ExecRequest, "stdout" | "stderr"> = {
+    stdout: (chunk) => emit("stdout", streams.stdout.push(chunk)),
+    stderr: (chunk) => emit("stderr", streams.stderr.push(chunk)),
+  };
+  return {
+    callbacks,
+    flush() {
+      emit("stdout", streams.stdout.flush());
+      emit("stderr", streams.stderr.flush());
+    },
+  };
 }

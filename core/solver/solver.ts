@@ -19,6 +19,8 @@ import { opCacheKey, sourceCacheKey } from "./cache_key.ts";
 import { runExecOp } from "./exec_op.ts";
 import { runFileOp } from "./file_op.ts";
 import type { SecretProvider } from "./secrets.ts";
+import type { SshAgentProvider } from "./ssh_agents.ts";
+import { runMergeOp } from "./merge_op.ts";
 import { Semaphore } from "./_semaphore.ts";
 import { describeVertex } from "./_describe.ts";
 
@@ -38,6 +40,8 @@ export interface SolverOptions {
   noCache?: boolean;
   debug?: boolean;
   secrets?: SecretProvider;
+  /** The SSH agents `RUN --mount=type=ssh` may forward. */
+  ssh?: SshAgentProvider;
   /** How many exec ops may run at once. @default the number of CPUs, at least 2 */
   maxParallelExecs?: number;
 }
@@ -55,11 +59,13 @@ export interface VertexResult {
 export interface SolverStats {
   runs: Map<Digest, number>;
   cacheHits: Map<Digest, number>;
+  /** The pin each source identifier resolved to, e.g. "local://context" to its content digest. */
+  pins: Map<string, string>;
 }
 
 /** Solves build graphs against one store. */
 export class Solver {
-  readonly stats: SolverStats = { runs: new Map(), cacheHits: new Map() };
+  readonly stats: SolverStats = { runs: new Map(), cacheHits: new Map(), pins: new Map() };
   readonly #options: SolverOptions;
   readonly #results = new Map<Digest, Promise<VertexResult>>();
   readonly #execSlots: Semaphore;
@@ -134,6 +140,9 @@ export class Solver {
           this.#runContext(progressVertex, platform),
         );
       }
+      if (vertex.op.op.case === "merge") {
+        return await runMergeOp(inputs, this.#runContext(progressVertex, platform));
+      }
       throw new TsbuildError(
         "INVALID_INPUT",
         `Invalid definition: op "${vertex.digest}" has no operation`,
@@ -169,7 +178,13 @@ export class Solver {
     };
 
     const resolved = await found.source.onResolve(args, context);
-    const key = sourceCacheKey(scheme, resolved.pin, source.attrs, platformString(platform));
+    this.stats.pins.set(source.identifier, resolved.pin);
+    const key = sourceCacheKey(
+      scheme,
+      resolved.pin,
+      resolved.cacheAttrs ?? source.attrs,
+      platformString(platform),
+    );
     const cached = await this.#lookup(key, vertex, progressVertex);
     if (cached) return { ...cached, selectionDigest: resolved.selectionDigest };
     const result = await this.#run(vertex, progressVertex, key, async () => {
@@ -237,7 +252,7 @@ export class Solver {
         time: Date.now(),
         error: message,
       });
-      throw error;
+      throw withStep(error, progressVertex.name, vertex.metadata?.location);
     }
     await this.#options.store.cache.put({
       key,
@@ -258,6 +273,7 @@ export class Solver {
       signal: this.#abort.signal,
       platform,
       secrets: this.#options.secrets,
+      ssh: this.#options.ssh,
     };
   }
 
@@ -279,4 +295,14 @@ export class Solver {
 
 function platformString(platform: Platform): string {
   return [platform.os, platform.architecture, platform.variant].filter(Boolean).join("/");
+}
+
+// Names the failing step and its source line in the error, once, keeping its class and cause.
+function withStep(error: unknown, step: string, location: string | undefined): unknown {
+  if (!(error instanceof Error) || error instanceof CancelledError) return error;
+  if (error instanceof TsbuildError && error.data.step !== undefined) return error;
+  const where = location ? `${location}: ` : "";
+  error.message = `${where}${step}: ${error.message}`;
+  if (error instanceof TsbuildError) Object.assign(error.data, { step, location });
+  return error;
 }

@@ -17,6 +17,7 @@ import { writeDockerArchive } from "../../core/oci/docker_archive.ts";
 import { checkAttrs, compressionAttr, imageNames, requireDest } from "./_attrs.ts";
 import { prepareFileDestination, writeFileAtomically } from "./_destination.ts";
 import { blobOpener, imageExportResult, writeOptions } from "./_image.ts";
+import { rejectMultiPlatform } from "./_image_index.ts";
 
 const ACCEPTED_ATTRS = ["dest", "name", "compression"] as const;
 
@@ -33,6 +34,7 @@ export const dockerExporter: ExporterPlugin = {
   name: "docker",
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("docker", args.attrs, ACCEPTED_ATTRS);
+    rejectMultiPlatform("docker", args);
     const dest = requireDest("docker", args.attrs);
     const compression = compressionAttr("docker", args.attrs);
     const names = imageNames(args);

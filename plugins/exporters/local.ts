@@ -12,6 +12,7 @@ import type {
 } from "../../core/plugin/types.ts";
 import { checkAttrs, requireDest } from "./_attrs.ts";
 import { writeDirectoryInto } from "./_destination.ts";
+import { rejectMultiPlatform } from "./_image_index.ts";
 
 const ACCEPTED_ATTRS = ["dest"] as const;
 
@@ -26,6 +27,7 @@ export const localExporter: ExporterPlugin = {
   name: "local",
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("local", args.attrs, ACCEPTED_ATTRS);
+    rejectMultiPlatform("local", args);
     const dest = requireDest("local", args.attrs);
 
     await context.progress.step(`copying files to "${dest}"`, async () => {

@@ -9,6 +9,7 @@ import type {
   ExporterContext,
   ExporterPlugin,
   ExportResult,
+  Platform,
 } from "../../core/plugin/types.ts";
 // NOTE: the image layout writer will be offered through the exporter context later; until then
 // the built-in exporters import it from core.
@@ -16,7 +17,10 @@ import {
   parseImageNames,
   writeImageLayoutArchive,
   writeImageLayoutDirectory,
+  writeLayoutArchive,
+  writeLayoutDirectory,
 } from "../../core/oci/image_layout.ts";
+import { buildImageIndex, imageIndexLayoutEntries } from "./_image_index.ts";
 import { booleanAttr, checkAttrs, compressionAttr, imageNames, requireDest } from "./_attrs.ts";
 import { prepareFileDestination, writeDirectoryInto, writeFileAtomically } from "./_destination.ts";
 import { blobOpener, imageExportResult, writeOptions } from "./_image.ts";
@@ -50,6 +54,11 @@ export const ociExporter: ExporterPlugin = {
       hint: asTar ? "set tar=false to write a directory" : undefined,
     };
     if (asTar) await prepareFileDestination(dest, destination);
+    const platforms = args.result.platforms;
+    if (platforms && platforms.length > 1) {
+      const list = platforms.map((result) => result.platform);
+      return await exportIndex(context, list, { dest, asTar, compression, names, destination });
+    }
 
     const image = await context.progress.step(
       "exporting layers",
@@ -78,3 +87,50 @@ export const ociExporter: ExporterPlugin = {
     return imageExportResult(image, names);
   },
 };
+
+// A multi-platform build becomes one image per platform, listed by an image index that
+// index.json names, as BuildKit's oci exporter writes it.
+async function exportIndex(
+  context: ExporterContext,
+  platforms: Platform[],
+  options: {
+    dest: string;
+    asTar: boolean;
+    compression: ReturnType<typeof compressionAttr>;
+    names: string[];
+    destination: { type: string; hint?: string };
+  },
+): Promise<ExportResult> {
+  const { dest, asTar, names, destination } = options;
+  const artifact = await context.progress.step(
+    "exporting layers",
+    () => buildImageIndex(context, { compression: options.compression }, platforms),
+  );
+  await context.progress.step(
+    `exporting image index ${artifact.index.digest} to "${dest}"`,
+    async (progress) => {
+      const entries = imageIndexLayoutEntries(artifact, names);
+      const writeOpts = writeOptions(context, progress, names);
+      if (asTar) {
+        await writeFileAtomically(
+          dest,
+          destination,
+          (writable) => writeLayoutArchive(writable, entries, blobOpener(context), writeOpts),
+        );
+      } else {
+        await writeDirectoryInto(
+          dest,
+          destination,
+          (dir) => writeLayoutDirectory(dir, entries, blobOpener(context), writeOpts),
+        );
+      }
+    },
+  );
+  return {
+    digest: artifact.index.digest,
+    metadata: {
+      "containerimage.descriptor": artifact.index,
+      ...(names.length > 0 ? { "image.name": names.join(",") } : {}),
+    },
+  };
+}

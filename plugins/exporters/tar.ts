@@ -12,6 +12,7 @@ import type {
 } from "../../core/plugin/types.ts";
 import { checkAttrs, requireDest } from "./_attrs.ts";
 import { writeFileAtomically } from "./_destination.ts";
+import { rejectMultiPlatform } from "./_image_index.ts";
 
 const ACCEPTED_ATTRS = ["dest"] as const;
 
@@ -25,6 +26,7 @@ export const tarExporter: ExporterPlugin = {
   name: "tar",
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("tar", args.attrs, ACCEPTED_ATTRS);
+    rejectMultiPlatform("tar", args);
     const dest = requireDest("tar", args.attrs);
 
     await context.progress.step(`sending tarball to "${dest}"`, async () => {

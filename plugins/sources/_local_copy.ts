@@ -85,6 +85,7 @@ class TreeCopier {
 
   async #file(path: string, dest: string, entry: FileEntry): Promise<void> {
     const source = `${this.#sourceRoot}/${path}`;
+    // NOTE: files hard-linked to each other in the directory become separate copies.
     try {
       await Deno.copyFile(source, dest);
     } catch (error) {
@@ -128,8 +129,13 @@ function matchesScan(entry: FileEntry, info: Deno.FileInfo, stampMs: number): bo
 
 /** Sets owner 0:0, then the mode (chown clears setuid bits), then the mtime. */
 async function setMetadata(dest: string, entry: TreeEntry): Promise<void> {
-  await nodeFsPromises.lchown(dest, 0, 0);
-  if (entry.kind !== "symlink") await Deno.chmod(dest, entry.mode);
   const mtime = new Date(entry.mtimeMs);
-  await nodeFsPromises.lutimes(dest, mtime, mtime);
+  if (entry.kind === "symlink") {
+    await nodeFsPromises.lchown(dest, 0, 0);
+    await nodeFsPromises.lutimes(dest, mtime, mtime);
+    return;
+  }
+  await Deno.chown(dest, 0, 0);
+  await Deno.chmod(dest, entry.mode);
+  await Deno.utime(dest, mtime, mtime);
 }

@@ -33,7 +33,12 @@ export interface PreviousScan {
   files: Map<string, FileRecord>;
 }
 
-/** Returns the record file for `root` filtered by `include` and `exclude`, inside `dataDir`. */
+/**
+ * Returns the record file for `root` filtered by `include` and `exclude`, inside `dataDir`.
+ *
+ * TODO(handle): records of directories that are gone are never removed, so
+ * the data directory grows with every distinct directory and pattern set.
+ */
 export function recordPath(
   dataDir: string,
   root: string,
@@ -111,7 +116,9 @@ export async function readRecord(path: string): Promise<PreviousScan | undefined
         previous = { stampMs: Number(header.stampMs), files: new Map() };
         continue;
       }
-      const [name, size, mode, mtimeMs, ctimeMs, ino, hex] = JSON.parse(line);
+      const fields = JSON.parse(line);
+      if (!Array.isArray(fields) || fields.length !== 7) return undefined;
+      const [name, size, mode, mtimeMs, ctimeMs, ino, hex] = fields;
       previous.files.set(name, { size, mode, mtimeMs, ctimeMs, ino, content: `sha256:${hex}` });
     }
   } catch (error) {

@@ -120,9 +120,9 @@ export async function scanLocal(
       filter: createLocalFilter(name, patterns.include, patterns.exclude),
       previous,
       signal: context.signal,
-      onSkipped: (path, kind) =>
+      onSkipped: (path, reason) =>
         context.logger.warn(
-          `Skipped ${kind} "${path}" in local "${name}": only files, directories and symlinks are copied`,
+          `Skipped "${path}" in local "${name}": ${reason}`,
           {
             local: name,
             path,

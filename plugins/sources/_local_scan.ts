@@ -32,7 +32,7 @@ export interface ScanCounts {
   read: number;
   /** Regular files whose digest came from the previous scan. */
   reused: number;
-  /** Sockets, FIFOs and device nodes, which are left out with a warning. */
+  /** Sockets, FIFOs, device nodes and names that are not UTF-8, left out with a warning. */
   skipped: number;
   /** Paths left out by the patterns; a left-out directory counts once. */
   excluded: number;
@@ -45,8 +45,8 @@ export interface ScanOptions {
   filter: LocalFilter;
   previous?: PreviousScan;
   signal: AbortSignal;
-  /** Receives the relative path of each skipped socket, FIFO or device. */
-  onSkipped(path: string, kind: string): void;
+  /** Receives the relative path and the reason for each entry left out although no pattern excludes it. */
+  onSkipped(path: string, reason: string): void;
 }
 
 /** A child of a directory after its `lstat` and the filter. */
@@ -125,9 +125,15 @@ class Scan {
     try {
       info = await Deno.lstat(this.#hostPath(path));
     } catch (error) {
-      // An entry removed between readDir and lstat is simply no longer part of the directory.
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw this.#readError(path, error);
+      if (!(error instanceof Deno.errors.NotFound)) throw this.#readError(path, error);
+      // Deno decodes a name that is not UTF-8 with U+FFFD in place of the bad
+      // bytes, and that name leads nowhere. Any other entry that is not found
+      // was removed after readDir and is no longer part of the directory.
+      if (name.includes("\uFFFD")) {
+        this.counts.skipped++;
+        this.#options.onSkipped(path, "its name is not valid UTF-8");
+      }
+      return undefined;
     }
 
     const decision = this.#options.filter.decide(path, info.isDirectory);
@@ -174,7 +180,7 @@ class Scan {
     if (info.isFile) return await this.#file(path, info);
 
     this.counts.skipped++;
-    this.#options.onSkipped(path, specialKind(info));
+    this.#options.onSkipped(path, `a ${specialKind(info)} is not a file, directory or symlink`);
     return undefined;
   }
 

@@ -9,6 +9,16 @@
 export interface TestContainerd extends AsyncDisposable {
   /** Runs `ctr` against this containerd in the fixture's namespace and returns its stdout. */
   ctr(args: string[]): Promise<string>;
+  /** Path of the gRPC socket. */
+  readonly address: string;
+  /** The namespace `ctr` works in. */
+  readonly namespace: string;
+  /** The temporary directory holding containerd's root, state, config and socket. */
+  readonly dir: string;
+  /** Stops containerd with SIGKILL, as a crash does; the root and state stay for `restart`. */
+  kill(): Promise<void>;
+  /** Starts containerd again on the same root, state and socket, after `kill`. */
+  restart(): Promise<void>;
 }
 
 /** Options for {@link startContainerd}. */
@@ -36,11 +46,13 @@ export async function startContainerd(
   const dir = await Deno.makeTempDir({ prefix: "tsbuild-containerd-test-" });
   const address = `${dir}/containerd.sock`;
   await Deno.writeTextFile(`${dir}/config.toml`, configToml(dir, address));
-  const child = new Deno.Command(CONTAINERD, {
-    args: ["--config", `${dir}/config.toml`],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const spawn = () =>
+    new Deno.Command(CONTAINERD, {
+      args: ["--config", `${dir}/config.toml`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  let child: Deno.ChildProcess | undefined = spawn();
 
   const ctr = async (args: string[]) => {
     const command = new Deno.Command("ctr", {
@@ -53,10 +65,20 @@ export async function startContainerd(
     }
     return decoder.decode(output.stdout);
   };
-  const stop = async () => {
-    child.kill("SIGTERM");
+  const signal = async (name: Deno.Signal) => {
+    if (!child) return;
+    child.kill(name);
     await child.status;
+    child = undefined;
+  };
+  const stop = async () => {
+    await signal("SIGTERM");
     await Deno.remove(dir, { recursive: true });
+  };
+  const restart = async () => {
+    if (child) throw new Error("containerd is still running: call kill() first");
+    child = spawn();
+    await waitUntilReady(ctr);
   };
 
   try {
@@ -65,7 +87,15 @@ export async function startContainerd(
     await stop();
     throw error;
   }
-  return { ctr, [Symbol.asyncDispose]: stop };
+  return {
+    ctr,
+    address,
+    namespace,
+    dir,
+    kill: () => signal("SIGKILL"),
+    restart,
+    [Symbol.asyncDispose]: stop,
+  };
 }
 
 async function waitUntilReady(ctr: (args: string[]) => Promise<string>): Promise<void> {

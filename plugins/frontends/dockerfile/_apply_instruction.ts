@@ -5,39 +5,24 @@
  * @module
  */
 
-import type { ImageHistory, Platform, ResolvedImage } from "../../../mod.ts";
-import { copy, image, mkdir, type OpInfo, type State } from "../../../core/graph/builder.ts";
+import { git, mkdir, type OpInfo, source, type State } from "../../../core/graph/builder.ts";
 import { DockerfileSyntaxError } from "../../../core/errors.ts";
 import type {
   AddInstruction,
-  CopyInstruction,
+  ArgInstruction,
+  EnvInstruction,
   Instruction,
   RunInstruction,
-  Stage,
 } from "./instructions.ts";
-import { expandWord, expandWords } from "./expand.ts";
-import {
-  resolveAgainst,
-  runEnvironment,
-  setEnv,
-  stageLookup,
-  type StageState,
-} from "./_stage_state.ts";
+import { expandWords } from "./expand.ts";
+import { isGitUrl, redactUrl, redactUrls, splitGitUrl } from "../../sources/git.ts";
+import { resolveAgainst, setEnv, stageLookup, type StageState } from "./_stage_state.ts";
+import type { ConvertContext, SourceLocation } from "./_convert_context.ts";
+import { applyRun } from "./_run_instruction.ts";
+import { applyCopy, type RemoteSource } from "./_copy_instruction.ts";
+import { historyEntry } from "./_history.ts";
 
-/** What instructions need from the whole conversion. */
-export interface ConvertContext {
-  file: string;
-  escapeChar: "\\" | "`";
-  buildArgs: Record<string, string>;
-  /** Global ARG values (before the first FROM), including the automatic platform ARGs. */
-  globals: Map<string, string | undefined>;
-  /** The build context as a local source. */
-  context: State;
-  stageByName(name: string): Stage | undefined;
-  convertStage(stage: Stage): Promise<StageState>;
-  resolveImage(reference: string): Promise<ResolvedImage>;
-  platform: Platform;
-}
+export type { ConvertContext } from "./_convert_context.ts";
 
 /** Applies `instruction` to `stage`; `info` names it in progress and errors. */
 export async function applyInstruction(
@@ -46,39 +31,22 @@ export async function applyInstruction(
   context: ConvertContext,
   info: OpInfo,
 ): Promise<void> {
-  const lookup = stageLookup(stage);
-  const expand = (word: string) => expandWord(word, lookup, { escapeChar: context.escapeChar });
+  const location = { file: instruction.file, line: instruction.startLine };
+  const expand = (word: string) => context.located(location, () => context.expander(stage)(word));
   const settings = (stage.config.config ??= {});
   const history = (createdBy: string, emptyLayer: boolean) =>
-    addHistory(stage.history, createdBy, emptyLayer);
+    stage.history.push(historyEntry(createdBy, emptyLayer));
 
   switch (instruction.keyword) {
     case "RUN":
-      return applyRun(stage, instruction, info);
+      return await applyRun(stage, instruction, context, info);
     case "COPY":
     case "ADD":
-      return await applyCopy(stage, instruction, context, info, expand);
+      return await applyCopyRedacted(stage, instruction, context, info);
     case "ENV":
-      for (const { key, value } of instruction.pairs) {
-        const expanded = expandWord(value, stageLookup(stage), { escapeChar: context.escapeChar });
-        stage.env = setEnv(stage.env, key, expanded);
-      }
-      settings.Env = [...stage.env];
-      return history(
-        `ENV ${instruction.pairs.map(({ key }) => `${key}=${lookup(key) ?? ""}`).join(" ")}`,
-        true,
-      );
+      return applyEnv(stage, instruction, expand);
     case "ARG":
-      for (const arg of instruction.args) {
-        const fromBuild = Object.hasOwn(context.buildArgs, arg.name)
-          ? context.buildArgs[arg.name]
-          : undefined;
-        const fallback = arg.defaultValue !== undefined
-          ? expand(arg.defaultValue)
-          : context.globals.get(arg.name);
-        stage.args.set(arg.name, fromBuild ?? fallback);
-      }
-      return;
+      return applyArg(stage, instruction, context, location);
     case "WORKDIR": {
       const path = resolveAgainst(stage.workdir, expand(instruction.path));
       stage.workdir = path;
@@ -86,48 +54,65 @@ export async function applyInstruction(
       stage.state = stage.state.dir(path).describe(info).file(
         mkdir(path, 0o755, { parents: true }),
       );
-      return history(`WORKDIR ${path}`, false);
+      return void history(`WORKDIR ${path}`, false);
     }
     case "USER":
       stage.user = expand(instruction.user);
       settings.User = stage.user;
       stage.state = stage.state.user(stage.user);
-      return history(`USER ${stage.user}`, true);
+      return void history(`USER ${stage.user}`, true);
     case "CMD":
       settings.Cmd = commandArgs(instruction.command, stage.shell);
       stage.cmdSetInStage = true;
-      return history(`CMD ${JSON.stringify(settings.Cmd)}`, true);
+      return void history(`CMD ${JSON.stringify(settings.Cmd)}`, true);
     case "ENTRYPOINT":
       settings.Entrypoint = commandArgs(instruction.command, stage.shell);
       // As in Docker, a new ENTRYPOINT drops the CMD inherited from the base image.
       if (!stage.cmdSetInStage) settings.Cmd = null;
-      return history(`ENTRYPOINT ${JSON.stringify(settings.Entrypoint)}`, true);
+      return void history(`ENTRYPOINT ${JSON.stringify(settings.Entrypoint)}`, true);
     case "SHELL":
       stage.shell = instruction.shell;
       settings.Shell = instruction.shell;
-      return history(`SHELL ${JSON.stringify(instruction.shell)}`, true);
-    case "LABEL":
-      settings.Labels = { ...settings.Labels };
-      for (const { key, value } of instruction.pairs) settings.Labels[expand(key)] = expand(value);
-      return history(
-        `LABEL ${
-          instruction.pairs.map(({ key, value }) => `${expand(key)}=${expand(value)}`).join(" ")
-        }`,
+      return void history(`SHELL ${JSON.stringify(instruction.shell)}`, true);
+    case "LABEL": {
+      // Every pair is expanded before any is set, as in BuildKit.
+      const pairs = instruction.pairs.map(({ key, value }) => [expand(key), expand(value)]);
+      settings.Labels = { ...settings.Labels, ...Object.fromEntries(pairs) };
+      return void history(
+        `LABEL ${pairs.map(([key, value]) => `${key}=${value}`).join(" ")}`,
         true,
       );
-    case "EXPOSE":
+    }
+    case "EXPOSE": {
       settings.ExposedPorts = { ...settings.ExposedPorts };
-      for (const port of instruction.ports.flatMap((text) => expandWords(text, lookup))) {
+      const lookup = stageLookup(stage);
+      const ports = context.located(
+        location,
+        () =>
+          instruction.ports.flatMap((text) =>
+            expandWords(text, lookup, { escapeChar: context.escapeChar })
+          ),
+      );
+      for (const port of ports) {
+        if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(port)) {
+          throw new DockerfileSyntaxError(
+            `invalid port "${port}" in EXPOSE: expected PORT[/tcp|udp|sctp]`,
+            location,
+          );
+        }
         settings.ExposedPorts[port.includes("/") ? port.toLowerCase() : `${port}/tcp`] = {};
       }
-      return history(`EXPOSE ${instruction.ports.join(" ")}`, true);
-    case "VOLUME":
+      return void history(`EXPOSE ${ports.join(" ")}`, true);
+    }
+    case "VOLUME": {
+      const paths = instruction.paths.map(expand);
       settings.Volumes = { ...settings.Volumes };
-      for (const path of instruction.paths) settings.Volumes[expand(path)] = {};
-      return history(`VOLUME ${JSON.stringify(instruction.paths)}`, true);
+      for (const path of paths) settings.Volumes[path] = {};
+      return void history(`VOLUME ${JSON.stringify(paths)}`, true);
+    }
     case "STOPSIGNAL":
       settings.StopSignal = expand(instruction.signal);
-      return history(`STOPSIGNAL ${settings.StopSignal}`, true);
+      return void history(`STOPSIGNAL ${settings.StopSignal}`, true);
     case "HEALTHCHECK":
       settings.Healthcheck = {
         Test: instruction.test,
@@ -137,128 +122,121 @@ export async function applyInstruction(
         ...(instruction.startInterval ? { StartInterval: instruction.startInterval } : {}),
         ...(instruction.retries ? { Retries: instruction.retries } : {}),
       };
-      return history(`HEALTHCHECK ${JSON.stringify(instruction.test)}`, true);
+      return void history(`HEALTHCHECK ${JSON.stringify(instruction.test)}`, true);
     case "ONBUILD":
       settings.OnBuild = [...(settings.OnBuild ?? []), instruction.expression];
-      return history(`ONBUILD ${instruction.expression}`, true);
+      return void history(`ONBUILD ${instruction.expression}`, true);
     case "MAINTAINER":
       stage.config.author = instruction.maintainer;
-      return history(`MAINTAINER ${instruction.maintainer}`, true);
+      return void history(`MAINTAINER ${instruction.maintainer}`, true);
     case "FROM":
-      throw new DockerfileSyntaxError("FROM inside a stage", {
-        file: instruction.file,
-        line: instruction.startLine,
-      });
+      throw new DockerfileSyntaxError("FROM inside a stage", location);
   }
 }
 
-function applyRun(stage: StageState, instruction: RunInstruction, info: OpInfo): void {
-  const args = commandArgs(instruction.command, stage.shell);
-  if (args.length === 0) {
-    throw new DockerfileSyntaxError("RUN requires a command", {
-      file: instruction.file,
-      line: instruction.startLine,
-    });
-  }
-  stage.state = stage.state.run({
-    args,
-    env: runEnvironment(stage),
-    cwd: stage.workdir,
-    user: stage.user,
-    network: instruction.network === "none" ? "none" : "host",
-    info,
-  });
-  addHistory(stage.history, `RUN ${args.join(" ")}`, false);
-}
-
-async function applyCopy(
+// ENV expands every pair with the variables from before the instruction, so in
+// `ENV A=1 B=$A` the B sees the earlier A, as in BuildKit.
+function applyEnv(
   stage: StageState,
-  instruction: CopyInstruction | AddInstruction,
+  instruction: EnvInstruction,
+  expand: (word: string) => string,
+): void {
+  const pairs = instruction.pairs.map(({ key, value }) => [expand(key), expand(value)] as const);
+  for (const [key, value] of pairs) {
+    stage.env = setEnv(stage.env, key, value);
+    stage.vars = setEnv(stage.vars, key, value);
+  }
+  (stage.config.config ??= {}).Env = [...stage.env];
+  stage.history.push(
+    historyEntry(`ENV ${pairs.map(([key, value]) => `${key}=${value}`).join(" ")}`, true),
+  );
+}
+
+// ARG takes, in order: the build argument, the default (expanded with the variables so far,
+// earlier names of the same ARG included), or the value of a global ARG of the same name.
+// A value becomes a variable for RUN steps and expansion but stays out of the image config.
+function applyArg(
+  stage: StageState,
+  instruction: ArgInstruction,
+  context: ConvertContext,
+  location: SourceLocation,
+): void {
+  for (const arg of instruction.args) {
+    let value: string | undefined;
+    if (Object.hasOwn(context.buildArgs, arg.name)) {
+      value = context.buildArgs[arg.name];
+      context.usedBuildArgs.add(arg.name);
+    } else if (arg.defaultValue !== undefined) {
+      const raw = arg.defaultValue;
+      value = context.located(location, () => context.expander(stage)(raw));
+    } else {
+      value = context.globals.get(arg.name);
+    }
+    if (value !== undefined) stage.vars = setEnv(stage.vars, arg.name, value);
+    stage.args = [...stage.args.filter((known) => known.name !== arg.name), {
+      name: arg.name,
+      value,
+    }];
+  }
+}
+
+// A git URL may carry credentials, which must stay out of progress, cache records and history.
+async function applyCopyRedacted(
+  stage: StageState,
+  instruction: Instruction & { keyword: "COPY" | "ADD" },
   context: ConvertContext,
   info: OpInfo,
-  expand: (word: string) => string,
 ): Promise<void> {
-  const location = { file: instruction.file, line: instruction.startLine };
-  if (instruction.sources.length === 0) {
-    throw new DockerfileSyntaxError(
-      `${instruction.keyword} requires at least one source and a destination`,
-      location,
-    );
-  }
-  const source = instruction.keyword === "COPY" && instruction.from
-    ? await copySource(expand(instruction.from), instruction, context)
-    : context.context;
-  const sources = instruction.sources.map(expand);
-  const rawDest = expand(instruction.destination);
-  const wantsDir = rawDest.endsWith("/") || rawDest === "." || sources.length > 1;
-  const resolvedDest = resolveAgainst(stage.workdir, rawDest);
-  const dest = wantsDir && !resolvedDest.endsWith("/") ? `${resolvedDest}/` : resolvedDest;
-  const chown = instruction.chown ? parseChown(expand(instruction.chown)) : undefined;
-  const mode = instruction.chmod ? parseChmod(expand(instruction.chmod), location) : undefined;
-
-  const actions = sources.map((src) =>
-    copy(source, src, dest, {
-      owner: chown,
-      mode,
-      followSymlinks: true,
-      dirContentsOnly: true,
-      allowWildcard: true,
-      allowEmptyWildcard: false,
-      createDestPath: true,
-      excludePatterns: instruction.excludes.map(expand),
-    })
-  );
-  stage.state = stage.state.describe(info).file(...actions);
-  addHistory(stage.history, `${instruction.keyword} ${sources.join(" ")} ${dest}`, false);
+  const description = info.description && redactUrls(info.description);
+  await applyCopy(stage, instruction, context, { ...info, description }, remoteAddSource);
+  const last = stage.history.at(-1);
+  if (last?.created_by) last.created_by = redactUrls(last.created_by);
 }
 
-async function copySource(
-  from: string,
-  instruction: CopyInstruction,
-  context: ConvertContext,
-): Promise<State> {
-  const stage = context.stageByName(from);
-  if (stage) return (await context.convertStage(stage)).state;
+/**
+ * Returns the state of an ADD source fetched from elsewhere: a git
+ * repository (BuildKit's rule for what is a git URL) or an HTTP(S) URL,
+ * which is downloaded and, unless `--unpack`, not extracted.
+ */
+function remoteAddSource(
+  src: string,
+  instruction: AddInstruction,
+  options: { checksum?: string; location: SourceLocation },
+): RemoteSource | undefined {
+  if (isGitUrl(src)) return { state: gitRepository(src, instruction), path: "/", unpack: false };
+  if (!/^https?:\/\//i.test(src)) return undefined;
+
+  const filename = urlFilename(src);
+  const attrs: Record<string, string> = { filename };
+  if (options.checksum) attrs.checksum = options.checksum;
+  const state = source(src, attrs, {
+    description: `[internal] load remote file ${redactUrl(src)}`,
+  });
+  return { state, path: `/${filename}`, unpack: instruction.unpack ?? false };
+}
+
+// As in BuildKit: the last segment of the URL's path, or "__unnamed__" when it has none.
+function urlFilename(src: string): string {
+  let path = "";
   try {
-    const resolved = await context.resolveImage(from);
-    return image(resolved.pinned, { platform: context.platform });
-  } catch (error) {
-    throw new DockerfileSyntaxError(
-      `COPY --from=${from}: no stage with that name, and the image could not be resolved: ${
-        (error as Error).message
-      }`,
-      {
-        file: instruction.file,
-        line: instruction.startLine,
-        cause: error,
-      },
-    );
+    path = decodeURIComponent(new URL(src).pathname);
+  } catch {
+    return "__unnamed__";
   }
+  const base = path.split("/").filter(Boolean).at(-1);
+  return base && base !== "." ? base : "__unnamed__";
+}
+
+function gitRepository(src: string, instruction: AddInstruction): State {
+  const { url, ref, subdir } = splitGitUrl(src);
+  return git(url, {
+    ref,
+    subdir,
+    keepGitDir: instruction.keepGitDir ?? false,
+    info: { description: `[internal] load git source ${redactUrl(src)}` },
+  });
 }
 
 function commandArgs(command: RunInstruction["command"], shell: string[]): string[] {
   return command.form === "exec" ? command.args : [...shell, command.script];
-}
-
-function parseChown(value: string): { user?: string; group?: string } {
-  const [user, group] = value.split(":", 2);
-  return { user: user || undefined, group: group || undefined };
-}
-
-function parseChmod(value: string, location: { file: string; line: number }): number {
-  if (!/^[0-7]{3,4}$/.test(value)) {
-    throw new DockerfileSyntaxError(
-      `invalid --chmod "${value}": expected an octal mode such as 755`,
-      location,
-    );
-  }
-  return parseInt(value, 8);
-}
-
-function addHistory(history: ImageHistory[], createdBy: string, emptyLayer: boolean): void {
-  history.push({
-    created_by: createdBy,
-    comment: "tsbuild",
-    ...(emptyLayer ? { empty_layer: true } : {}),
-  });
 }

@@ -10,10 +10,12 @@ import type {
   FrontendContext,
   FrontendPlugin,
   FrontendResult,
+  Platform,
+  PlatformDefinition,
   Plugin,
 } from "../../../mod.ts";
 import { NotFoundError } from "../../../core/errors.ts";
-import { hostPlatform, parsePlatform } from "../../../core/oci/platform.ts";
+import { hostPlatform, parsePlatform, platformMatches } from "../../../core/oci/platform.ts";
 import { convertDockerfile } from "./convert.ts";
 import { parseDockerignore } from "../../../core/fs/path_matcher.ts";
 
@@ -43,19 +45,43 @@ async function onBuild(args: FrontendBuildArgs, context: FrontendContext): Promi
   for (const [key, value] of Object.entries(args.options)) {
     if (key.startsWith("build-arg:")) buildArgs[key.slice("build-arg:".length)] = value;
   }
-  const platform = args.options.platform ? parsePlatform(args.options.platform) : context.platform;
-  const definition = await convertDockerfile({
-    file: filename,
-    text,
-    buildArgs,
-    target: args.options.target,
-    platform,
-    buildPlatform: hostPlatform(),
-    excludes,
-    resolveImage: (reference, imagePlatform) =>
-      context.resolveImage(reference, { platform: imagePlatform }),
-  });
-  return { definition };
+  const platforms = targetPlatforms(args.options.platform, context);
+  const notices = new Set<string>();
+  const definitions: PlatformDefinition[] = [];
+  for (const platform of platforms) {
+    const definition = await convertDockerfile({
+      file: filename,
+      text,
+      buildArgs,
+      target: args.options.target,
+      platform,
+      buildPlatform: hostPlatform(),
+      excludes,
+      resolveImage: (reference, imagePlatform) =>
+        context.resolveImage(reference, { platform: imagePlatform }),
+      // Each platform's conversion finds the same notices; they are shown once.
+      onWarning: (message) => notices.add(message),
+    });
+    definitions.push({ platform, definition });
+  }
+  for (const message of notices) {
+    context.progress.emit({ type: "warning", message, time: Date.now() });
+  }
+  return {
+    definition: definitions[0].definition,
+    ...(definitions.length > 1 ? { platforms: definitions } : {}),
+  };
+}
+
+// `platform` may list several platforms, comma-separated; repeats are built once.
+function targetPlatforms(option: string | undefined, context: FrontendContext): Platform[] {
+  if (!option) return [context.platform];
+  const platforms: Platform[] = [];
+  for (const text of option.split(",").map((part) => part.trim()).filter(Boolean)) {
+    const platform = parsePlatform(text);
+    if (!platforms.some((known) => platformMatches(known, platform))) platforms.push(platform);
+  }
+  return platforms.length > 0 ? platforms : [context.platform];
 }
 
 // A "<Dockerfile>.dockerignore" next to the Dockerfile wins over the context's ".dockerignore".

@@ -58,28 +58,31 @@ function setAllTimes(root: string, seconds: number) {
 }
 
 /**
- * Builds a diff directory with every kind of entry the codec handles: modes
- * with set-id bits, owners beyond ustar's range, hardlinks, symlinks, devices,
- * a FIFO, whiteouts, an opaque directory, long and non-ASCII names, and a file
- * larger than one output chunk.
+ * Builds a diff directory with every kind of entry the codec handles. It has
+ * modes with set-id bits, owners beyond ustar's range, hardlinks, symlinks,
+ * devices, a FIFO, whiteouts, an opaque directory, long and non-ASCII names,
+ * and a file larger than one output chunk.
  */
 async function buildDiffDir(root: string): Promise<void> {
   makeDir(root, "bin", 0o755);
   writeFile(root, "bin/tool", "#!/bin/sh\necho tool\n", 0o4755);
   Deno.linkSync(`${root}/bin/tool`, `${root}/bin/tool-link`);
   Deno.symlinkSync("busybox", `${root}/bin/sh`);
+
   makeDir(root, "etc", 0o755);
   writeFile(root, "etc/passwd", "root:x:0:0::/root:/bin/sh\n", 0o644);
   writeXattr(`${root}/etc/passwd`, "user.comment", encoder.encode("kept"));
   Deno.symlinkSync("/usr/share/zoneinfo/UTC", `${root}/etc/localtime`);
   createWhiteout(`${root}/etc/old.conf`);
   createWhiteout(`${root}/removed`);
+
   makeDir(root, "home/user", 0o700, 1000, 1000);
   writeFile(root, "home/user/.profile", "export A=1\n", 0o600, 1000, 1000);
   makeDir(root, "var/cache", 0o2775, 0, 50);
   markOpaque(`${root}/var/cache`);
   writeFile(root, "var/cache/new", "", 0o644);
   makeDir(root, "tmp", 0o1777);
+
   makeDir(root, LONG_DIR, 0o755);
   writeFile(root, LONG_FILE, "long", 0o644);
   makeDir(root, "données", 0o755);
@@ -88,15 +91,18 @@ async function buildDiffDir(root: string): Promise<void> {
   const big = new Uint8Array(3 * 1024 * 1024 + 123);
   for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
   writeFile(root, "big.bin", big, 0o644);
+
   makeDir(root, "dev", 0o755);
   await run("mknod", ["-m", "666", `${root}/dev/null`, "c", "1", "3"]);
   await run("mknod", ["-m", "660", `${root}/dev/loop0`, "b", "7", "0"]);
   await run("mknod", ["-m", "620", `${root}/dev/pipe`, "p"]);
+
   // A hardlink pair whose later name sorts first, so the link points the other way.
   makeDir(root, "z", 0o755);
   writeFile(root, "z/orig", "pair", 0o644);
   makeDir(root, "a", 0o755);
   Deno.linkSync(`${root}/z/orig`, `${root}/a/link`);
+
   setAllTimes(root, FIXED_TIME);
 }
 
@@ -245,6 +251,39 @@ Deno.test("packLayer() output is read by GNU tar", async () => {
       delete actual[path];
     }
     assertEquals(Object.keys(actual), [], "GNU tar extracted entries the diff dir does not have");
+  });
+});
+
+Deno.test("packLayer() writes binary xattrs GNU tar restores", async () => {
+  await withTempDir(async (dir) => {
+    Deno.mkdirSync(`${dir}/src`);
+    writeFile(`${dir}/src`, "ping", "x", 0o755);
+    const binary = new Uint8Array([0x01, 0x00, 0x00, 0x02, 0x80, 0xff, 0x0a, 0x3d]);
+    writeXattr(`${dir}/src/ping`, "user.binary", binary);
+    markOpaque(`${dir}/src`);
+    makeDir(`${dir}/src`, "cache", 0o755);
+    markOpaque(`${dir}/src/cache`);
+    const { bytes } = await packToBytes(`${dir}/src`, { compression: "none" });
+    await Deno.writeFile(`${dir}/layer.tar`, bytes);
+    Deno.mkdirSync(`${dir}/gnu`);
+
+    await run("tar", [
+      "--xattrs",
+      "--xattrs-include=*",
+      "-xf",
+      `${dir}/layer.tar`,
+      "-C",
+      `${dir}/gnu`,
+    ]);
+
+    assertEquals(readXattr(`${dir}/gnu/ping`, "user.binary"), binary);
+    // The root's opaque mark becomes a top-level marker entry and no overlayfs attribute is packed.
+    assertEquals(listDir(`${dir}/gnu`), [".wh..wh..opq", "cache", "ping"]);
+    assertEquals(listDir(`${dir}/gnu/cache`), [".wh..wh..opq"]);
+    assert(
+      !new TextDecoder().decode(bytes).includes("trusted.overlay"),
+      "overlayfs attribute packed",
+    );
   });
 });
 

@@ -536,6 +536,26 @@ Deno.test("unpackLayer() stops when the signal aborts", async () => {
   });
 });
 
+Deno.test("unpackLayer() fails without waiting for a stalled stream", async () => {
+  await withTempDir(async (dir) => {
+    const blob = gzipSync(await buildTar([{ header: { name: "../evil" }, data: "x" }]));
+    let cancelled = false;
+    // The whole blob arrives, but the stream never closes, as a hung download would behave.
+    const stalled = new ReadableStream<Uint8Array>({
+      start(streamController) {
+        streamController.enqueue(blob);
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+
+    await assertRejects(() => unpackLayer(stalled, `${dir}/diff`), PathEscapeError);
+
+    assert(cancelled, "the input stream must be cancelled");
+  });
+});
+
 Deno.test("unpackLayer() warns about a character device 0:0", async () => {
   await withTempDir(async (dir) => {
     const result = await unpackEntries(dir, [{

@@ -393,7 +393,32 @@ Deno.test("local onResolve() skips a FIFO with a warning", async () => {
       event.message
     );
     assertEquals(warnings.length, 1);
-    assertStringIncludes(warnings[0], `Skipped FIFO "run/pipe" in local "context"`);
+    assertStringIncludes(
+      warnings[0],
+      `Skipped "run/pipe" in local "context": a FIFO is not a file, directory or symlink`,
+    );
+  });
+});
+
+Deno.test("local onResolve() skips a name that is not UTF-8", async () => {
+  await withLocalFixture(async ({ dir, resolve, sink }) => {
+    await writeTree(join(dir, "context"), { "a.txt": "a" });
+    // Deno cannot name this file, so the shell creates it.
+    const { success } = await new Deno.Command("sh", {
+      args: ["-c", `printf x > "$(printf '${join(dir, "context")}/bad\\377')"`],
+    }).output();
+    assert(success, "creating the file failed");
+
+    const result = await resolve("context");
+
+    assertEquals(result.counts, { read: 1, files: 1, reused: 0, skipped: 1, excluded: 0 });
+    const warnings = sink.events.filter((event) => event.type === "warning").map((event) =>
+      event.message
+    );
+    assertStringIncludes(
+      warnings[0],
+      `Skipped "bad\uFFFD" in local "context": its name is not valid UTF-8`,
+    );
   });
 });
 

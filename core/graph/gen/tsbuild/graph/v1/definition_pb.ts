@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tsbuild/graph/v1/definition.proto.
  */
 export const file_tsbuild_graph_v1_definition: GenFile = /*@__PURE__*/
-  fileDesc("CiF0c2J1aWxkL2dyYXBoL3YxL2RlZmluaXRpb24ucHJvdG8SEHRzYnVpbGQuZ3JhcGgudjEi2gIKCkRlZmluaXRpb24SCwoDb3BzGAEgAygMEjwKCG1ldGFkYXRhGAIgAygLMioudHNidWlsZC5ncmFwaC52MS5EZWZpbml0aW9uLk1ldGFkYXRhRW50cnkSJwoGb3V0cHV0GAMgASgLMhcudHNidWlsZC5ncmFwaC52MS5JbnB1dBIUCgxpbWFnZV9jb25maWcYBCABKAwSQAoKYXR0cmlidXRlcxgFIAMoCzIsLnRzYnVpbGQuZ3JhcGgudjEuRGVmaW5pdGlvbi5BdHRyaWJ1dGVzRW50cnkaTQoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSKwoFdmFsdWUYAiABKAsyHC50c2J1aWxkLmdyYXBoLnYxLk9wTWV0YWRhdGE6AjgBGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIuMBCgJPcBInCgZpbnB1dHMYASADKAsyFy50c2J1aWxkLmdyYXBoLnYxLklucHV0EiwKBnNvdXJjZRgCIAEoCzIaLnRzYnVpbGQuZ3JhcGgudjEuU291cmNlT3BIABIoCgRleGVjGAMgASgLMhgudHNidWlsZC5ncmFwaC52MS5FeGVjT3BIABIoCgRmaWxlGAQgASgLMhgudHNidWlsZC5ncmFwaC52MS5GaWxlT3BIABIsCghwbGF0Zm9ybRgFIAEoCzIaLnRzYnVpbGQuZ3JhcGgudjEuUGxhdGZvcm1CBAoCb3AiJgoFSW5wdXQSDgoGZGlnZXN0GAEgASgJEg0KBWluZGV4GAIgASgFIj0KCFBsYXRmb3JtEgoKAm9zGAEgASgJEhQKDGFyY2hpdGVjdHVyZRgCIAEoCRIPCgd2YXJpYW50GAMgASgJIoIBCghTb3VyY2VPcBISCgppZGVudGlmaWVyGAEgASgJEjQKBWF0dHJzGAIgAygLMiUudHNidWlsZC5ncmFwaC52MS5Tb3VyY2VPcC5BdHRyc0VudHJ5GiwKCkF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKHAQoGRXhlY09wEiQKBG1ldGEYASABKAsyFi50c2J1aWxkLmdyYXBoLnYxLk1ldGESJwoGbW91bnRzGAIgAygLMhcudHNidWlsZC5ncmFwaC52MS5Nb3VudBIuCgduZXR3b3JrGAMgASgOMh0udHNidWlsZC5ncmFwaC52MS5OZXR3b3JrTW9kZSJOCgRNZXRhEgwKBGFyZ3MYASADKAkSCwoDZW52GAIgAygJEgsKA2N3ZBgDIAEoCRIMCgR1c2VyGAQgASgJEhAKCGhvc3RuYW1lGAUgASgJIvYBCgVNb3VudBINCgVpbnB1dBgBIAEoBRIQCghzZWxlY3RvchgCIAEoCRIMCgRkZXN0GAMgASgJEhAKCHJlYWRvbmx5GAQgASgIEikKBHR5cGUYBSABKA4yGy50c2J1aWxkLmdyYXBoLnYxLk1vdW50VHlwZRIpCgVjYWNoZRgGIAEoCzIaLnRzYnVpbGQuZ3JhcGgudjEuQ2FjaGVPcHQSKwoGc2VjcmV0GAcgASgLMhsudHNidWlsZC5ncmFwaC52MS5TZWNyZXRPcHQSKQoFdG1wZnMYCCABKAsyGi50c2J1aWxkLmdyYXBoLnYxLlRtcGZzT3B0IkcKCENhY2hlT3B0EgoKAmlkGAEgASgJEi8KB3NoYXJpbmcYAiABKA4yHi50c2J1aWxkLmdyYXBoLnYxLkNhY2hlU2hhcmluZyJeCglTZWNyZXRPcHQSCgoCaWQYASABKAkSCwoDdWlkGAIgASgNEgsKA2dpZBgDIAEoDRIMCgRtb2RlGAQgASgNEhAKCG9wdGlvbmFsGAUgASgIEgsKA2VudhgGIAEoCSIYCghUbXBmc09wdBIMCgRzaXplGAEgASgDIksKBkZpbGVPcBItCgdhY3Rpb25zGAEgAygLMhwudHNidWlsZC5ncmFwaC52MS5GaWxlQWN0aW9uEhIKCmJhc2VfaW5wdXQYAiABKAUi4AEKCkZpbGVBY3Rpb24SMAoEY29weRgBIAEoCzIgLnRzYnVpbGQuZ3JhcGgudjEuRmlsZUFjdGlvbkNvcHlIABIyCgVta2RpchgCIAEoCzIhLnRzYnVpbGQuZ3JhcGgudjEuRmlsZUFjdGlvbk1rZGlySAASNAoGbWtmaWxlGAMgASgLMiIudHNidWlsZC5ncmFwaC52MS5GaWxlQWN0aW9uTWtmaWxlSAASLAoCcm0YBCABKAsyHi50c2J1aWxkLmdyYXBoLnYxLkZpbGVBY3Rpb25SbUgAQggKBmFjdGlvbiInCghDaG93bk9wdBIMCgR1c2VyGAEgASgJEg0KBWdyb3VwGAIgASgJIpECCg5GaWxlQWN0aW9uQ29weRINCgVpbnB1dBgBIAEoBRILCgNzcmMYAiABKAkSDAoEZGVzdBgDIAEoCRIpCgVvd25lchgEIAEoCzIaLnRzYnVpbGQuZ3JhcGgudjEuQ2hvd25PcHQSDAoEbW9kZRgFIAEoDRIXCg9mb2xsb3dfc3ltbGlua3MYBiABKAgSGQoRZGlyX2NvbnRlbnRzX29ubHkYByABKAgSFgoOYWxsb3dfd2lsZGNhcmQYCCABKAgSHAoUYWxsb3dfZW1wdHlfd2lsZGNhcmQYCSABKAgSGAoQY3JlYXRlX2Rlc3RfcGF0aBgKIAEoCBIYChBleGNsdWRlX3BhdHRlcm5zGAsgAygJIm4KD0ZpbGVBY3Rpb25Na2RpchIMCgRwYXRoGAEgASgJEgwKBG1vZGUYAiABKA0SFAoMbWFrZV9wYXJlbnRzGAMgASgIEikKBW93bmVyGAQgASgLMhoudHNidWlsZC5ncmFwaC52MS5DaG93bk9wdCJnChBGaWxlQWN0aW9uTWtmaWxlEgwKBHBhdGgYASABKAkSDAoEbW9kZRgCIAEoDRIMCgRkYXRhGAMgASgMEikKBW93bmVyGAQgASgLMhoudHNidWlsZC5ncmFwaC52MS5DaG93bk9wdCJNCgxGaWxlQWN0aW9uUm0SDAoEcGF0aBgBIAEoCRIXCg9hbGxvd19ub3RfZm91bmQYAiABKAgSFgoOYWxsb3dfd2lsZGNhcmQYAyABKAgiSQoKT3BNZXRhZGF0YRITCgtkZXNjcmlwdGlvbhgBIAEoCRIUCgxpZ25vcmVfY2FjaGUYAiABKAgSEAoIbG9jYXRpb24YAyABKAkqWQoLTmV0d29ya01vZGUSHAoYTkVUV09SS19NT0RFX1VOU1BFQ0lGSUVEEAASFQoRTkVUV09SS19NT0RFX0hPU1QQARIVChFORVRXT1JLX01PREVfTk9ORRACKncKCU1vdW50VHlwZRITCg9NT1VOVF9UWVBFX0JJTkQQABIUChBNT1VOVF9UWVBFX0NBQ0hFEAESFAoQTU9VTlRfVFlQRV9UTVBGUxACEhUKEU1PVU5UX1RZUEVfU0VDUkVUEAMSEgoOTU9VTlRfVFlQRV9TU0gQBCpdCgxDYWNoZVNoYXJpbmcSGAoUQ0FDSEVfU0hBUklOR19TSEFSRUQQABIZChVDQUNIRV9TSEFSSU5HX1BSSVZBVEUQARIYChRDQUNIRV9TSEFSSU5HX0xPQ0tFRBACYgZwcm90bzM");
+  fileDesc("CiF0c2J1aWxkL2dyYXBoL3YxL2RlZmluaXRpb24ucHJvdG8SEHRzYnVpbGQuZ3JhcGgudjEi2gIKCkRlZmluaXRpb24SCwoDb3BzGAEgAygMEjwKCG1ldGFkYXRhGAIgAygLMioudHNidWlsZC5ncmFwaC52MS5EZWZpbml0aW9uLk1ldGFkYXRhRW50cnkSJwoGb3V0cHV0GAMgASgLMhcudHNidWlsZC5ncmFwaC52MS5JbnB1dBIUCgxpbWFnZV9jb25maWcYBCABKAwSQAoKYXR0cmlidXRlcxgFIAMoCzIsLnRzYnVpbGQuZ3JhcGgudjEuRGVmaW5pdGlvbi5BdHRyaWJ1dGVzRW50cnkaTQoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSKwoFdmFsdWUYAiABKAsyHC50c2J1aWxkLmdyYXBoLnYxLk9wTWV0YWRhdGE6AjgBGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIo8CCgJPcBInCgZpbnB1dHMYASADKAsyFy50c2J1aWxkLmdyYXBoLnYxLklucHV0EiwKBnNvdXJjZRgCIAEoCzIaLnRzYnVpbGQuZ3JhcGgudjEuU291cmNlT3BIABIoCgRleGVjGAMgASgLMhgudHNidWlsZC5ncmFwaC52MS5FeGVjT3BIABIoCgRmaWxlGAQgASgLMhgudHNidWlsZC5ncmFwaC52MS5GaWxlT3BIABIqCgVtZXJnZRgGIAEoCzIZLnRzYnVpbGQuZ3JhcGgudjEuTWVyZ2VPcEgAEiwKCHBsYXRmb3JtGAUgASgLMhoudHNidWlsZC5ncmFwaC52MS5QbGF0Zm9ybUIECgJvcCImCgVJbnB1dBIOCgZkaWdlc3QYASABKAkSDQoFaW5kZXgYAiABKAUiPQoIUGxhdGZvcm0SCgoCb3MYASABKAkSFAoMYXJjaGl0ZWN0dXJlGAIgASgJEg8KB3ZhcmlhbnQYAyABKAkiggEKCFNvdXJjZU9wEhIKCmlkZW50aWZpZXIYASABKAkSNAoFYXR0cnMYAiADKAsyJS50c2J1aWxkLmdyYXBoLnYxLlNvdXJjZU9wLkF0dHJzRW50cnkaLAoKQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIocBCgZFeGVjT3ASJAoEbWV0YRgBIAEoCzIWLnRzYnVpbGQuZ3JhcGgudjEuTWV0YRInCgZtb3VudHMYAiADKAsyFy50c2J1aWxkLmdyYXBoLnYxLk1vdW50Ei4KB25ldHdvcmsYAyABKA4yHS50c2J1aWxkLmdyYXBoLnYxLk5ldHdvcmtNb2RlIk4KBE1ldGESDAoEYXJncxgBIAMoCRILCgNlbnYYAiADKAkSCwoDY3dkGAMgASgJEgwKBHVzZXIYBCABKAkSEAoIaG9zdG5hbWUYBSABKAkinQIKBU1vdW50Eg0KBWlucHV0GAEgASgFEhAKCHNlbGVjdG9yGAIgASgJEgwKBGRlc3QYAyABKAkSEAoIcmVhZG9ubHkYBCABKAgSKQoEdHlwZRgFIAEoDjIbLnRzYnVpbGQuZ3JhcGgudjEuTW91bnRUeXBlEikKBWNhY2hlGAYgASgLMhoudHNidWlsZC5ncmFwaC52MS5DYWNoZU9wdBIrCgZzZWNyZXQYByABKAsyGy50c2J1aWxkLmdyYXBoLnYxLlNlY3JldE9wdBIpCgV0bXBmcxgIIAEoCzIaLnRzYnVpbGQuZ3JhcGgudjEuVG1wZnNPcHQSJQoDc3NoGAkgASgLMhgudHNidWlsZC5ncmFwaC52MS5Tc2hPcHQiRwoIQ2FjaGVPcHQSCgoCaWQYASABKAkSLwoHc2hhcmluZxgCIAEoDjIeLnRzYnVpbGQuZ3JhcGgudjEuQ2FjaGVTaGFyaW5nIl4KCVNlY3JldE9wdBIKCgJpZBgBIAEoCRILCgN1aWQYAiABKA0SCwoDZ2lkGAMgASgNEgwKBG1vZGUYBCABKA0SEAoIb3B0aW9uYWwYBSABKAgSCwoDZW52GAYgASgJIk4KBlNzaE9wdBIKCgJpZBgBIAEoCRILCgN1aWQYAiABKA0SCwoDZ2lkGAMgASgNEgwKBG1vZGUYBCABKA0SEAoIb3B0aW9uYWwYBSABKAgiGAoIVG1wZnNPcHQSDAoEc2l6ZRgBIAEoAyJLCgZGaWxlT3ASLQoHYWN0aW9ucxgBIAMoCzIcLnRzYnVpbGQuZ3JhcGgudjEuRmlsZUFjdGlvbhISCgpiYXNlX2lucHV0GAIgASgFIuABCgpGaWxlQWN0aW9uEjAKBGNvcHkYASABKAsyIC50c2J1aWxkLmdyYXBoLnYxLkZpbGVBY3Rpb25Db3B5SAASMgoFbWtkaXIYAiABKAsyIS50c2J1aWxkLmdyYXBoLnYxLkZpbGVBY3Rpb25Na2RpckgAEjQKBm1rZmlsZRgDIAEoCzIiLnRzYnVpbGQuZ3JhcGgudjEuRmlsZUFjdGlvbk1rZmlsZUgAEiwKAnJtGAQgASgLMh4udHNidWlsZC5ncmFwaC52MS5GaWxlQWN0aW9uUm1IAEIICgZhY3Rpb24iJwoIQ2hvd25PcHQSDAoEdXNlchgBIAEoCRINCgVncm91cBgCIAEoCSLDAgoORmlsZUFjdGlvbkNvcHkSDQoFaW5wdXQYASABKAUSCwoDc3JjGAIgASgJEgwKBGRlc3QYAyABKAkSKQoFb3duZXIYBCABKAsyGi50c2J1aWxkLmdyYXBoLnYxLkNob3duT3B0EgwKBG1vZGUYBSABKA0SFwoPZm9sbG93X3N5bWxpbmtzGAYgASgIEhkKEWRpcl9jb250ZW50c19vbmx5GAcgASgIEhYKDmFsbG93X3dpbGRjYXJkGAggASgIEhwKFGFsbG93X2VtcHR5X3dpbGRjYXJkGAkgASgIEhgKEGNyZWF0ZV9kZXN0X3BhdGgYCiABKAgSGAoQZXhjbHVkZV9wYXR0ZXJucxgLIAMoCRIYChBpbmNsdWRlX3BhdHRlcm5zGAwgAygJEhYKDmF0dGVtcHRfdW5wYWNrGA0gASgIIm4KD0ZpbGVBY3Rpb25Na2RpchIMCgRwYXRoGAEgASgJEgwKBG1vZGUYAiABKA0SFAoMbWFrZV9wYXJlbnRzGAMgASgIEikKBW93bmVyGAQgASgLMhoudHNidWlsZC5ncmFwaC52MS5DaG93bk9wdCJnChBGaWxlQWN0aW9uTWtmaWxlEgwKBHBhdGgYASABKAkSDAoEbW9kZRgCIAEoDRIMCgRkYXRhGAMgASgMEikKBW93bmVyGAQgASgLMhoudHNidWlsZC5ncmFwaC52MS5DaG93bk9wdCJNCgxGaWxlQWN0aW9uUm0SDAoEcGF0aBgBIAEoCRIXCg9hbGxvd19ub3RfZm91bmQYAiABKAgSFgoOYWxsb3dfd2lsZGNhcmQYAyABKAgiCQoHTWVyZ2VPcCJJCgpPcE1ldGFkYXRhEhMKC2Rlc2NyaXB0aW9uGAEgASgJEhQKDGlnbm9yZV9jYWNoZRgCIAEoCBIQCghsb2NhdGlvbhgDIAEoCSpZCgtOZXR3b3JrTW9kZRIcChhORVRXT1JLX01PREVfVU5TUEVDSUZJRUQQABIVChFORVRXT1JLX01PREVfSE9TVBABEhUKEU5FVFdPUktfTU9ERV9OT05FEAIqdwoJTW91bnRUeXBlEhMKD01PVU5UX1RZUEVfQklORBAAEhQKEE1PVU5UX1RZUEVfQ0FDSEUQARIUChBNT1VOVF9UWVBFX1RNUEZTEAISFQoRTU9VTlRfVFlQRV9TRUNSRVQQAxISCg5NT1VOVF9UWVBFX1NTSBAEKl0KDENhY2hlU2hhcmluZxIYChRDQUNIRV9TSEFSSU5HX1NIQVJFRBAAEhkKFUNBQ0hFX1NIQVJJTkdfUFJJVkFURRABEhgKFENBQ0hFX1NIQVJJTkdfTE9DS0VEEAJiBnByb3RvMw");
 
 /**
  * A whole build graph with its final output.
@@ -99,6 +99,12 @@ export type Op = Message<"tsbuild.graph.v1.Op"> & {
      */
     value: FileOp;
     case: "file";
+  } | {
+    /**
+     * @generated from field: tsbuild.graph.v1.MergeOp merge = 6;
+     */
+    value: MergeOp;
+    case: "merge";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -312,6 +318,11 @@ export type Mount = Message<"tsbuild.graph.v1.Mount"> & {
    * @generated from field: tsbuild.graph.v1.TmpfsOpt tmpfs = 8;
    */
   tmpfs?: TmpfsOpt | undefined;
+
+  /**
+   * @generated from field: tsbuild.graph.v1.SshOpt ssh = 9;
+   */
+  ssh?: SshOpt | undefined;
 };
 
 /**
@@ -388,6 +399,51 @@ export const SecretOptSchema: GenMessage<SecretOpt> = /*@__PURE__*/
   messageDesc(file_tsbuild_graph_v1_definition, 9);
 
 /**
+ * Forwards an SSH agent socket of the client into the process.
+ *
+ * @generated from message tsbuild.graph.v1.SshOpt
+ */
+export type SshOpt = Message<"tsbuild.graph.v1.SshOpt"> & {
+  /**
+   * Which agent, as the client named it (`--ssh ID=SOCKET`); empty means "default".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: uint32 uid = 2;
+   */
+  uid: number;
+
+  /**
+   * @generated from field: uint32 gid = 3;
+   */
+  gid: number;
+
+  /**
+   * Permission bits of the socket inside the process's filesystem; 0 means 0600.
+   *
+   * @generated from field: uint32 mode = 4;
+   */
+  mode: number;
+
+  /**
+   * When no agent with this id was given, run without the mount instead of failing.
+   *
+   * @generated from field: bool optional = 5;
+   */
+  optional: boolean;
+};
+
+/**
+ * Describes the message tsbuild.graph.v1.SshOpt.
+ * Use `create(SshOptSchema)` to create a new message.
+ */
+export const SshOptSchema: GenMessage<SshOpt> = /*@__PURE__*/
+  messageDesc(file_tsbuild_graph_v1_definition, 10);
+
+/**
  * @generated from message tsbuild.graph.v1.TmpfsOpt
  */
 export type TmpfsOpt = Message<"tsbuild.graph.v1.TmpfsOpt"> & {
@@ -404,7 +460,7 @@ export type TmpfsOpt = Message<"tsbuild.graph.v1.TmpfsOpt"> & {
  * Use `create(TmpfsOptSchema)` to create a new message.
  */
 export const TmpfsOptSchema: GenMessage<TmpfsOpt> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 10);
+  messageDesc(file_tsbuild_graph_v1_definition, 11);
 
 /**
  * Applies file actions, in order, to the first input's filesystem (or to an
@@ -429,7 +485,7 @@ export type FileOp = Message<"tsbuild.graph.v1.FileOp"> & {
  * Use `create(FileOpSchema)` to create a new message.
  */
 export const FileOpSchema: GenMessage<FileOp> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 11);
+  messageDesc(file_tsbuild_graph_v1_definition, 12);
 
 /**
  * @generated from message tsbuild.graph.v1.FileAction
@@ -470,7 +526,7 @@ export type FileAction = Message<"tsbuild.graph.v1.FileAction"> & {
  * Use `create(FileActionSchema)` to create a new message.
  */
 export const FileActionSchema: GenMessage<FileAction> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 12);
+  messageDesc(file_tsbuild_graph_v1_definition, 13);
 
 /**
  * Ownership for created files. Empty user and group keep the source's owner.
@@ -494,7 +550,7 @@ export type ChownOpt = Message<"tsbuild.graph.v1.ChownOpt"> & {
  * Use `create(ChownOptSchema)` to create a new message.
  */
 export const ChownOptSchema: GenMessage<ChownOpt> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 13);
+  messageDesc(file_tsbuild_graph_v1_definition, 14);
 
 /**
  * @generated from message tsbuild.graph.v1.FileActionCopy
@@ -564,6 +620,22 @@ export type FileActionCopy = Message<"tsbuild.graph.v1.FileActionCopy"> & {
    * @generated from field: repeated string exclude_patterns = 11;
    */
   excludePatterns: string[];
+
+  /**
+   * When not empty, only entries matching one of these patterns (relative to src), and the
+   * directories leading to them, are copied. A pattern without wildcards must match an entry.
+   *
+   * @generated from field: repeated string include_patterns = 12;
+   */
+  includePatterns: string[];
+
+  /**
+   * When src is a regular file holding a tar archive (plain, gzip, bzip2 or xz), extract it
+   * into dest instead of copying it, as Dockerfile ADD does.
+   *
+   * @generated from field: bool attempt_unpack = 13;
+   */
+  attemptUnpack: boolean;
 };
 
 /**
@@ -571,7 +643,7 @@ export type FileActionCopy = Message<"tsbuild.graph.v1.FileActionCopy"> & {
  * Use `create(FileActionCopySchema)` to create a new message.
  */
 export const FileActionCopySchema: GenMessage<FileActionCopy> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 14);
+  messageDesc(file_tsbuild_graph_v1_definition, 15);
 
 /**
  * @generated from message tsbuild.graph.v1.FileActionMkdir
@@ -603,7 +675,7 @@ export type FileActionMkdir = Message<"tsbuild.graph.v1.FileActionMkdir"> & {
  * Use `create(FileActionMkdirSchema)` to create a new message.
  */
 export const FileActionMkdirSchema: GenMessage<FileActionMkdir> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 15);
+  messageDesc(file_tsbuild_graph_v1_definition, 16);
 
 /**
  * @generated from message tsbuild.graph.v1.FileActionMkfile
@@ -635,7 +707,7 @@ export type FileActionMkfile = Message<"tsbuild.graph.v1.FileActionMkfile"> & {
  * Use `create(FileActionMkfileSchema)` to create a new message.
  */
 export const FileActionMkfileSchema: GenMessage<FileActionMkfile> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 16);
+  messageDesc(file_tsbuild_graph_v1_definition, 17);
 
 /**
  * @generated from message tsbuild.graph.v1.FileActionRm
@@ -662,7 +734,23 @@ export type FileActionRm = Message<"tsbuild.graph.v1.FileActionRm"> & {
  * Use `create(FileActionRmSchema)` to create a new message.
  */
 export const FileActionRmSchema: GenMessage<FileActionRm> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 17);
+  messageDesc(file_tsbuild_graph_v1_definition, 18);
+
+/**
+ * Stacks its inputs' filesystems: the first input's, then the layers of each later input on
+ * top, each copied as it is, so a layer stays the same when the inputs below it change.
+ *
+ * @generated from message tsbuild.graph.v1.MergeOp
+ */
+export type MergeOp = Message<"tsbuild.graph.v1.MergeOp"> & {
+};
+
+/**
+ * Describes the message tsbuild.graph.v1.MergeOp.
+ * Use `create(MergeOpSchema)` to create a new message.
+ */
+export const MergeOpSchema: GenMessage<MergeOp> = /*@__PURE__*/
+  messageDesc(file_tsbuild_graph_v1_definition, 19);
 
 /**
  * Information about an op that never changes its result.
@@ -697,7 +785,7 @@ export type OpMetadata = Message<"tsbuild.graph.v1.OpMetadata"> & {
  * Use `create(OpMetadataSchema)` to create a new message.
  */
 export const OpMetadataSchema: GenMessage<OpMetadata> = /*@__PURE__*/
-  messageDesc(file_tsbuild_graph_v1_definition, 18);
+  messageDesc(file_tsbuild_graph_v1_definition, 20);
 
 /**
  * @generated from enum tsbuild.graph.v1.NetworkMode

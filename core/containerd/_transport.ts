@@ -1,0 +1,40 @@
+/**
+ * The gRPC transport to containerd: HTTP/2 over its unix socket.
+ *
+ * @module
+ */
+
+import type { Transport } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { connect } from "node:net";
+
+// HTTP/2 needs an authority; containerd ignores it, because the socket path decides where the
+// connection goes.
+const BASE_URL = "http://localhost";
+
+/** containerd's own limit on received messages is 16 MiB; responses stay far below it. */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** A transport and the HTTP/2 connection it uses, which `close` ends. */
+export interface ContainerdTransport {
+  readonly transport: Transport;
+  /** Closes the HTTP/2 session; later calls open a new one. */
+  close(): void;
+}
+
+/**
+ * Creates a transport to the containerd socket at `address`. The connection is opened on the
+ * first call and reopened after it breaks, for example when containerd restarts.
+ */
+export function createContainerdTransport(address: string): ContainerdTransport {
+  const sessionManager = new Http2SessionManager(BASE_URL, {}, {
+    createConnection: () => connect(address),
+  });
+  const transport = createGrpcTransport({
+    baseUrl: BASE_URL,
+    sessionManager,
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    writeMaxBytes: MAX_MESSAGE_BYTES,
+  });
+  return { transport, close: () => sessionManager.abort() };
+}

@@ -1,0 +1,311 @@
+/**
+ * The executor that runs RUN step processes as containerd containers and tasks, on the same
+ * root file systems the runc executor builds from tsbuild's snapshot directories.
+ *
+ * @module
+ */
+
+import type { ContainerdClient } from "../containerd/client.ts";
+import { DEFAULT_RUNTIME } from "../containerd/containers.ts";
+import { createTaskIo } from "../containerd/task_io.ts";
+import type { ContainerdMount } from "../containerd/types.ts";
+import { randomBytes } from "../deps.ts";
+import {
+  CancelledError,
+  ContainerStartError,
+  InvalidInputError,
+  RemoteError,
+  TsbuildError,
+} from "../errors.ts";
+import { mkdirInRoot } from "./_root_path.ts";
+import type { ExecRequest, ExecResult, Executor } from "./executor.ts";
+import { recordMountStubs } from "./mount_stubs.ts";
+import { writeNetworkFiles } from "./network_files.ts";
+import { prepareRootfs, type SnapshotterSetting } from "./rootfs.ts";
+import { createRuntimeSpec, DEFAULT_MAX_OPEN_FILES, type RuntimeSpec } from "./spec.ts";
+import { resolveUser } from "./user.ts";
+import { DEFAULT_HOSTNAME } from "./runc.ts";
+
+/** The spec's root path, relative to the bundle, where the shim mounts the task's rootfs. */
+const BUNDLE_ROOTFS = "rootfs";
+
+/** SIGKILL, which ends a cancelled step's processes. */
+const SIGKILL = 9;
+
+/** Options of {@linkcode createContainerdExecutor}. */
+export interface ContainerdExecutorOptions {
+  /** The client whose namespace the containers are created in. */
+  client: ContainerdClient;
+  /**
+   * The runtime containerd starts the task with.
+   * @default "io.containerd.runc.v2", the runc shim every containerd 1.6 on Linux has
+   */
+  runtime?: string;
+  /**
+   * Strategy for building each run's root file system, as for the runc executor.
+   * @default the value of TSBUILD_SNAPSHOTTER at each run, or "auto", which uses overlay when
+   * the kernel allows it because it copies nothing
+   */
+  snapshotter?: SnapshotterSetting;
+}
+
+/**
+ * Creates an executor that runs each request as a containerd container with a unique id. The
+ * root file system is prepared on the host as for runc (an overlay of the snapshot diff
+ * directories, or a copy) and handed to the task as a bind mount, so what the process writes
+ * lands in the request's upper directory. Output comes back through FIFOs as it is written,
+ * and the exit code from the task's Wait.
+ *
+ * A run rejects with {@linkcode ContainerStartError} when containerd cannot create or start
+ * the process (its message attached), with RemoteError when containerd is unreachable, and
+ * with {@linkcode CancelledError} when the request's signal is aborted, after killing the
+ * task. The task, the container record, the FIFOs and any mount are removed in every case.
+ */
+export function createContainerdExecutor(options: ContainerdExecutorOptions): Executor {
+  // Clean-up must still reach containerd after a cancellation, so no call carries a signal;
+  // a cancelled run ends by killing its task instead.
+  const resolved: ResolvedOptions = {
+    client: options.client.withSignal(undefined),
+    runtime: options.runtime ?? DEFAULT_RUNTIME,
+    snapshotter: options.snapshotter,
+  };
+  return { name: "containerd", run: (request) => runWithCancellation(resolved, request) };
+}
+
+interface ResolvedOptions {
+  client: ContainerdClient;
+  runtime: string;
+  snapshotter: SnapshotterSetting | undefined;
+}
+
+async function runWithCancellation(
+  options: ResolvedOptions,
+  request: ExecRequest,
+): Promise<ExecResult> {
+  try {
+    throwIfCancelled(request);
+    checkRequest(request);
+    return await runRequest(options, request);
+  } catch (error) {
+    if (request.signal?.aborted && !(error instanceof CancelledError)) {
+      throw cancelledError(request, error);
+    }
+    throw error;
+  }
+}
+
+async function runRequest(options: ResolvedOptions, request: ExecRequest): Promise<ExecResult> {
+  await using rootfs = await prepareRootfs(request.lowerDirs, request.upperDir, {
+    snapshotter: options.snapshotter,
+    signal: request.signal,
+  });
+  const scratch = await Deno.makeTempDir({ prefix: "tsbuild-containerd-" });
+  try {
+    const spec = await createSpec(scratch, rootfs.path, request);
+    const stubs = await recordMountStubs(rootfs.path, spec.mounts.map((mount) => mount.destination));
+    throwIfCancelled(request);
+    const rootfsMount = { type: "bind", source: rootfs.path, options: ["rbind", "rw"] };
+    const exitCode = await runTask(options, { scratch, spec, rootfs: [rootfsMount] }, request);
+    await stubs.remove();
+    await rootfs.commit();
+    return { exitCode };
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+/** Rejects what containerd would reject later with a less clear message. */
+function checkRequest(request: ExecRequest): void {
+  if (request.args.length === 0) {
+    throw new InvalidInputError("Invalid process: the argument list is empty");
+  }
+  if (!request.cwd.startsWith("/")) {
+    throw new InvalidInputError(
+      `Invalid working directory "${request.cwd}": expected an absolute path`,
+    );
+  }
+  for (const mount of request.mounts ?? []) {
+    if (!mount.dest.startsWith("/")) {
+      throw new InvalidInputError(
+        `Invalid mount destination "${mount.dest}": expected an absolute path`,
+      );
+    }
+  }
+}
+
+/** Returns the runtime spec, whose root is the bundle's rootfs directory the shim mounts. */
+async function createSpec(
+  scratch: string,
+  rootPath: string,
+  request: ExecRequest,
+): Promise<RuntimeSpec> {
+  const user = await resolveUser(rootPath, request.user);
+  // Docker creates a missing working directory owned by root, whatever the user.
+  await mkdirInRoot(rootPath, request.cwd, 0, 0);
+
+  const hostname = request.hostname ?? DEFAULT_HOSTNAME;
+  const networkFiles = request.network === "host"
+    ? await writeNetworkFiles(scratch, hostname)
+    : undefined;
+  return createRuntimeSpec({
+    rootPath: BUNDLE_ROOTFS,
+    args: request.args,
+    env: request.env,
+    cwd: request.cwd,
+    user,
+    hostname,
+    network: request.network,
+    networkFiles,
+    mounts: request.mounts,
+    maxOpenFiles: await hardOpenFilesLimit(),
+  });
+}
+
+/**
+ * Returns this process's hard limit on open files, capped at the spec's default. The shim sets
+ * the limit without CAP_SYS_RESOURCE, so it must not exceed the shim's own hard limit.
+ *
+ * NOTE: the shim inherits containerd's limits, not tsbuild's. This process's limit stands in
+ * for them, which holds when both are started alike (a test's containerd, or systemd units with
+ * the usual LimitNOFILE) but not for a containerd started with a lower limit than tsbuild.
+ */
+async function hardOpenFilesLimit(): Promise<number> {
+  const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
+  const hard = limits.match(/^Max open files\s+\S+\s+(\d+)/m)?.[1];
+  return hard === undefined
+    ? DEFAULT_MAX_OPEN_FILES
+    : Math.min(Number(hard), DEFAULT_MAX_OPEN_FILES);
+}
+
+interface TaskSetup {
+  /** Directory for the FIFOs. */
+  scratch: string;
+  spec: RuntimeSpec;
+  rootfs: ContainerdMount[];
+}
+
+/** Creates the container and its task, runs it to its end, and removes both. */
+async function runTask(
+  options: ResolvedOptions,
+  setup: TaskSetup,
+  request: ExecRequest,
+): Promise<number> {
+  const { client } = options;
+  const id = `tsbuild-${randomBytes(8).toString("hex")}`;
+  await using io = createTaskIo(setup.scratch, { stdout: request.stdout, stderr: request.stderr });
+
+  await client.containers.create({ id, spec: setup.spec, runtime: options.runtime });
+  return await withCleanup(async () => {
+    await createTask(client, id, setup, io, request);
+    return await withCleanup(
+      () => superviseTask(client, id, io.done, request),
+      () => client.tasks.delete(id),
+    );
+  }, () => client.containers.delete(id));
+}
+
+/**
+ * Runs `work`, then `cleanup`. A failure of `cleanup` is thrown only when `work` succeeded, so
+ * it never hides the error that made the run fail.
+ */
+async function withCleanup<T>(work: () => Promise<T>, cleanup: () => Promise<unknown>): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await cleanup().catch(() => {});
+    throw error;
+  }
+  await cleanup();
+  return result;
+}
+
+async function createTask(
+  client: ContainerdClient,
+  id: string,
+  setup: TaskSetup,
+  io: { stdout: string; stderr: string },
+  request: ExecRequest,
+): Promise<void> {
+  try {
+    await client.tasks.create({
+      containerId: id,
+      rootfs: setup.rootfs,
+      stdout: io.stdout,
+      stderr: io.stderr,
+    });
+  } catch (error) {
+    throw startError(error, request);
+  }
+}
+
+/**
+ * Starts the task and waits for its exit and the end of its output, killing it when the
+ * request's signal is aborted or an output callback throws.
+ */
+async function superviseTask(
+  client: ContainerdClient,
+  id: string,
+  output: Promise<void>,
+  request: ExecRequest,
+): Promise<number> {
+  let killing: Promise<void> | undefined;
+  const kill = () => {
+    killing ??= client.tasks.kill(id, SIGKILL, { all: true }).catch(() => {});
+  };
+  request.signal?.addEventListener("abort", kill, { once: true });
+  const outputFailure = output.then(() => undefined, (error) => {
+    kill();
+    return error;
+  });
+  try {
+    // The listener misses an abort that came while the container and task were created.
+    if (request.signal?.aborted) {
+      kill();
+      await killing;
+      await client.tasks.wait(id);
+      throw cancelledError(request);
+    }
+    try {
+      await client.tasks.start(id);
+    } catch (error) {
+      throw startError(error, request);
+    }
+    const exit = await client.tasks.wait(id);
+    const failure = await outputFailure;
+    await killing;
+    if (request.signal?.aborted) throw cancelledError(request);
+    if (failure !== undefined) throw failure;
+    return exit.exitStatus;
+  } finally {
+    request.signal?.removeEventListener("abort", kill);
+  }
+}
+
+/**
+ * Returns a ContainerStartError for a failure containerd reported while creating or starting
+ * the process, such as runc's "executable file not found"; a broken connection stays a
+ * RemoteError.
+ */
+function startError(error: unknown, request: ExecRequest): Error {
+  const reason = error instanceof TsbuildError ? error.data.reason : undefined;
+  if (!(error instanceof RemoteError) || (reason !== "unknown" && reason !== "failed-precondition")) {
+    return error as Error;
+  }
+  const detail = error.message.slice(error.message.indexOf(": ") + 2);
+  return new ContainerStartError(
+    `Failed to start "${request.args[0]}" in the container: ${detail}`,
+    { cause: error, data: { args: request.args, runtimeOutput: detail } },
+  );
+}
+
+function throwIfCancelled(request: ExecRequest): void {
+  if (request.signal?.aborted) throw cancelledError(request);
+}
+
+function cancelledError(request: ExecRequest, cause?: unknown): CancelledError {
+  return new CancelledError(
+    `Cancelled the process "${request.args.join(" ")}": the signal was aborted`,
+    { cause: cause ?? request.signal?.reason },
+  );
+}

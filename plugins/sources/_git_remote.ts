@@ -1,0 +1,105 @@
+/**
+ * A git remote as the plugin talks to it: its URL, an HTTP client carrying
+ * the build's credentials, and the ref listing, with failures turned into
+ * tsbuild errors that name the URL and the reference.
+ *
+ * @module
+ */
+
+import * as isogit from "isomorphic-git";
+import type { HttpClient } from "isomorphic-git";
+import type { PluginContext } from "../../mod.ts";
+import { DigestMismatchError, RemoteError } from "../../core/errors.ts";
+import { findAuthorization } from "./_git_auth.ts";
+import { createGitHttpClient, GitHttpError } from "./_git_http.ts";
+import type { RemoteRef } from "./_git_refs.ts";
+import type { GitSource } from "./_git_url.ts";
+
+/** A remote ready for requests. */
+export interface GitRemote {
+  source: GitSource;
+  http: HttpClient;
+  /** `"URL" at "ref"`, for messages; the URL never has credentials. */
+  label: string;
+}
+
+/** Returns a remote for `source` with the credentials the build provides for its host. */
+export async function connectRemote(
+  source: GitSource,
+  context: PluginContext,
+  onBytes?: (bytes: number) => void,
+): Promise<GitRemote> {
+  const authorization = await findAuthorization(source, context);
+  const http = createGitHttpClient({
+    authorization: authorization?.header,
+    authorizationSource: authorization?.source,
+    signal: context.signal,
+    onBytes,
+  });
+  return { source, http, label: `"${source.url}" at "${source.ref}"` };
+}
+
+/** Lists the remote's refs with protocol v2 `ls-refs` where offered, else the v1 advertisement. */
+export async function listRemoteRefs(remote: GitRemote): Promise<RemoteRef[]> {
+  try {
+    return await isogit.listServerRefs({
+      http: remote.http,
+      url: remote.source.url,
+      protocolVersion: 2,
+      symrefs: true,
+      peelTags: true,
+    });
+  } catch (error) {
+    const action =
+      `Failed to list the references of "${remote.source.url}" for "${remote.source.ref}"`;
+    throw remoteFailure(action, remote, error, { damaged: "ref listing" });
+  }
+}
+
+/**
+ * Wraps a failure of a request to the remote; `action` is the start of the
+ * message, e.g. `Failed to fetch "URL" at "main"`. Transport and HTTP
+ * failures become a {@link RemoteError}. Anything else isomorphic-git raised
+ * while reading the server's answer means the answer was damaged: a
+ * {@link DigestMismatchError} for pack data, a {@link RemoteError} for a ref
+ * listing. A cancelled build's abort error passes through unchanged.
+ */
+export function remoteFailure(
+  action: string,
+  remote: GitRemote,
+  error: unknown,
+  options: { damaged: "pack data" | "ref listing" },
+): Error {
+  if (error instanceof DOMException && error.name === "AbortError") return error;
+  const data = { url: remote.source.url, ref: remote.source.ref };
+  const known = findHttpError(error);
+  if (known) {
+    return new RemoteError(`${action}: ${known.state}`, {
+      cause: error,
+      data: { ...data, status: known.status },
+    });
+  }
+  const message = `${action}: corrupt ${options.damaged} from the server: ${libraryMessage(error)}`;
+  return options.damaged === "pack data"
+    ? new DigestMismatchError(message, { cause: error, data })
+    : new RemoteError(message, { cause: error, data });
+}
+
+/**
+ * Returns the useful part of an isomorphic-git error's message: its
+ * InternalError wraps the cause in a request to report a bug, and keeps the
+ * cause in `data.message`.
+ */
+export function libraryMessage(error: unknown): string {
+  const inner = (error as { data?: { message?: unknown } })?.data?.message;
+  if (typeof inner === "string") return inner;
+  return (error as Error)?.message ?? String(error);
+}
+
+function findHttpError(error: unknown): GitHttpError | undefined {
+  for (let current = error; current; current = (current as Error).cause) {
+    if (current instanceof GitHttpError) return current;
+    if (!(current instanceof Error)) break;
+  }
+  return undefined;
+}
