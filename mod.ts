@@ -87,4 +87,5 @@ export type {
   VertexProgress,
 } from "./core/plugin/types.ts";
 export type { ProgressEvent } from "./core/progress/events.ts";
+export type { ContainerdClient } from "./core/containerd/client.ts";
 export type { Digest } from "./core/digest.ts";

@@ -4,8 +4,8 @@
  * archive, both into a fresh private containerd, and prints the medians and their ratio.
  *
  * The image is the busybox test image plus one layer of random bytes (about 200 MB, gzip
- * level 1), already in tsbuild's store as after a cached build, so the export time is the time
- * to send the blobs to containerd, unpack them and name the image. `ctr images import` reads
+ * level 1). It is already in tsbuild's store, as after a cached build, so the export time is
+ * the time to send the blobs to containerd, unpack them and name the image. `ctr images import` reads
  * the archive tsbuild's `oci` exporter writes for the same image and unpacks it too. Every
  * round starts containerd on an empty root, so neither side finds blobs from an earlier round;
  * containerd's start-up is not timed. The rounds alternate which side goes first.
@@ -122,7 +122,9 @@ async function main(): Promise<void> {
   const size = [image.image.manifest, image.image.config, ...image.image.layers]
     .reduce((sum, descriptor) => sum + descriptor.size, 0);
   console.log(
-    `Image ${image.image.manifest.digest}: ${(size / 1e6).toFixed(1)} MB in ${image.image.layers.length} layers, unpack ${options.unpack}`,
+    `Image ${image.image.manifest.digest}: ${
+      (size / 1e6).toFixed(1)
+    } MB in ${image.image.layers.length} layers, unpack ${options.unpack}`,
   );
 
   const tsbuild: number[] = [];

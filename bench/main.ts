@@ -3,9 +3,9 @@
  * `deno task bench`: times tsbuild against BuildKit (inside a private dockerd) and buildah
  * on the same Dockerfiles, and prints medians, paired ratios and tsbuild's goals.
  *
- * The bench starts a docker-registry on 127.0.0.1 with a busybox image, starts each peer
- * that is installed (skipping the others with the reason), runs every scenario for a number
- * of rounds with the tools interleaved, and stops everything it started by pid, also when it
+ * The bench starts a docker-registry on 127.0.0.1 with a busybox image and starts each peer
+ * that is installed, skipping the others with the reason. It runs every scenario for a number
+ * of rounds with the tools interleaved. It stops everything it started by pid, also when it
  * fails or receives SIGINT, SIGTERM or SIGHUP.
  *
  * @example Run every scenario three times and keep the numbers
@@ -20,18 +20,28 @@ import { join } from "../core/deps.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { pushBusybox } from "../tests/_fixtures/push_busybox.ts";
 import { startRegistry } from "../tests/_fixtures/registry.ts";
-import { removeTree } from "./_process.ts";
-import { startBuildah } from "./buildah_tool.ts";
-import { startBuildkit } from "./buildkit_tool.ts";
-import { cleanUpOnSignals, CleanupStack } from "./cleanup.ts";
-import { BENCH_USAGE, type BenchOptions, parseBenchFlags } from "./flags.ts";
-import { evaluateGoals } from "./goals.ts";
-import { describeMachine } from "./machine.ts";
-import { formatReport } from "./report.ts";
-import { type BenchReport, collectRatios, collectRows, type ScenarioRuns } from "./results.ts";
-import { runScenario, SCENARIOS } from "./scenarios.ts";
-import { type BenchTool, type ToolName, type ToolSetup, ToolUnavailableError } from "./tool.ts";
-import { startTsbuild } from "./tsbuild_tool.ts";
+import { removeTree } from "./compare/processes.ts";
+import { startBuildah } from "./compare/buildah_tool.ts";
+import { startBuildkit } from "./compare/buildkit_tool.ts";
+import { cleanUpOnSignals, CleanupStack } from "./compare/cleanup.ts";
+import { BENCH_USAGE, type BenchOptions, parseBenchFlags } from "./compare/flags.ts";
+import { evaluateGoals } from "./compare/goals.ts";
+import { describeMachine } from "./compare/machine.ts";
+import { formatReport } from "./compare/report.ts";
+import {
+  type BenchReport,
+  collectRatios,
+  collectRows,
+  type ScenarioRuns,
+} from "./compare/results.ts";
+import { runScenario, SCENARIOS } from "./compare/scenarios.ts";
+import {
+  type BenchTool,
+  type ToolName,
+  type ToolSetup,
+  ToolUnavailableError,
+} from "./compare/tool.ts";
+import { startTsbuild } from "./compare/tsbuild_tool.ts";
 
 const STARTERS: Record<ToolName, (setup: ToolSetup) => Promise<BenchTool>> = {
   tsbuild: startTsbuild,

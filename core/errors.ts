@@ -109,3 +109,10 @@ export class ContainerStartError extends TsbuildError {
     super("CONTAINER_START", message, options);
   }
 }
+
+/** An object (an image, snapshot, container or blob) that already exists under the name a call tried to create. */
+export class AlreadyExistsError extends TsbuildError {
+  constructor(message: string, options: TsbuildErrorOptions = {}) {
+    super("ALREADY_EXISTS", message, options);
+  }
+}

@@ -38,7 +38,9 @@ export async function loadRemoteLocals(
     // A snapshot with a parent is not a whole tree by itself; the git source never makes one.
     if (!snapshot || !info || info.parent) {
       throw new InvalidInputError(
-        `Failed to use "${redactUserinfo(identifier)}" as local "${name}": its source did not produce a single directory`,
+        `Failed to use "${
+          redactUserinfo(identifier)
+        }" as local "${name}": its source did not produce a single directory`,
       );
     }
     dirs[name] = options.store.snapshots.diffDir(snapshot);

@@ -1,8 +1,8 @@
 // deno-lint-ignore-file no-console -- a command-line script reports its usage error
 /**
- * A build program that describes tsbuild's own image from its sources: the base image named by
- * the first argument or TSBUILD_BASE, the sources copied to /app, a RUN that records their
- * digests in /app/SOURCES.sha256, and a CMD that starts the command line with Deno.
+ * A build program that describes tsbuild's own image from its sources. The base image is named by
+ * the first argument or TSBUILD_BASE. The sources are copied to /app, a RUN records their
+ * digests in /app/SOURCES.sha256, and the CMD starts the command line with Deno.
  *
  * Run it from the repository root and pipe the definition into `tsbuild build`, naming the
  * repository as the "context" local directory:

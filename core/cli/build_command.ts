@@ -64,7 +64,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
     multiple: true,
     placeholder: "SPEC",
     description:
-      "Export the result: type=oci|docker|local|tar,dest=PATH[,key=value] or a directory",
+      "Export the result: type=oci|docker|local|tar,dest=PATH[,key=value], type=image,name=NAME[,unpack=true] (containerd), or a directory",
   },
   {
     name: "exporter",

@@ -1,6 +1,6 @@
 /**
- * How the service adapters make a call: the namespace and lease headers, the build's signal,
- * and error conversion in one wrapper.
+ * The call wrapper of the service adapters: the namespace and lease headers, the build's
+ * signal, and error conversion.
  *
  * @module
  */
@@ -15,7 +15,7 @@ export const NAMESPACE_HEADER = "containerd-namespace";
 /** The gRPC metadata header that attaches what a call creates to a lease. */
 export const LEASE_HEADER = "containerd-lease";
 
-/** What every call of one client shares. */
+/** The settings every call of one client shares. */
 export interface CallContext {
   readonly transport: Transport;
   readonly address: string;

@@ -23,11 +23,7 @@ import { type ContainerdImageStore, createImageStore } from "./images.ts";
 import { type ContainerdLeases, createLeases } from "./leases.ts";
 import { type ContainerdNamespaces, createNamespaces } from "./namespaces.ts";
 import { resolveContainerdImage } from "./resolve_image.ts";
-import {
-  type ContainerdSnapshotter,
-  createSnapshotter,
-  DEFAULT_SNAPSHOTTER,
-} from "./snapshots.ts";
+import { type ContainerdSnapshotter, createSnapshotter, DEFAULT_SNAPSHOTTER } from "./snapshots.ts";
 import { type ContainerdTasks, createTasks } from "./tasks.ts";
 import { Version } from "./gen/containerd/services/version/v1/version_pb.ts";
 
@@ -35,7 +31,7 @@ export type { ContainerdContainers, ContainerdContentStore, ContainerdDiffer };
 export type { ContainerdImageStore, ContainerdLeases, ContainerdNamespaces };
 export type { ContainerdSnapshotter, ContainerdTasks };
 
-/** Where containerd listens unless configured otherwise, as its own default config says. */
+/** The socket path in containerd's default configuration. */
 export const DEFAULT_CONTAINERD_ADDRESS = "/run/containerd/containerd.sock";
 
 /** The environment variable that sets the socket path, as `ctr` reads it too. */

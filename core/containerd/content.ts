@@ -22,8 +22,8 @@ import {
 import type { ContentInfo } from "./types.ts";
 
 /**
- * Largest data message of a write. containerd accepts messages up to 16 MiB; 1 MiB keeps the
- * memory a write holds small while the per-message cost stays negligible.
+ * Largest data message of a write. containerd accepts messages up to 16 MiB. 1 MiB keeps the
+ * memory one write uses small, and the cost per message stays negligible.
  */
 export const WRITE_CHUNK_BYTES = 1024 * 1024;
 
@@ -41,7 +41,7 @@ export interface ContentWriteOptions {
   onProgress?: (written: number, total: number) => void;
 }
 
-/** What {@link ContainerdContentStore.write} did. */
+/** The outcome of {@link ContainerdContentStore.write}. */
 export interface ContentWriteResult {
   /** False when the blob was in the store already, so that nothing was sent. */
   written: boolean;
@@ -184,9 +184,9 @@ async function readContentBytes(
 }
 
 /**
- * Writes one blob in one Write call: a STAT message first, whose answer tells whether the blob
- * exists (containerd then fails the call with AlreadyExists), then the data messages, then
- * COMMIT with the labels. Data goes out while acknowledgements come back, so a write is not
+ * Writes one blob in one Write call: a STAT message first, then the data messages, then COMMIT
+ * with the labels. containerd fails the call with AlreadyExists after the STAT message when the
+ * blob exists. Data goes out while acknowledgements come back, so a write is not
  * slowed by one round trip per message.
  */
 async function writeContent(
@@ -299,7 +299,7 @@ function sizeMismatch(
   received: string,
 ): DigestMismatchError {
   return new DigestMismatchError(
-    `Failed to write blob "${descriptor.digest}" to containerd: the stream carried ${received} bytes, but the descriptor says ${descriptor.size}`,
+    `Failed to write blob "${descriptor.digest}" to containerd: the stream carried ${received} bytes, but the expected size is ${descriptor.size}`,
     { data: { digest: descriptor.digest, size: descriptor.size } },
   );
 }

@@ -12,7 +12,7 @@ import type { ContainerdMount, Descriptor } from "./types.ts";
 /** containerd's differ. */
 export interface ContainerdDiffer {
   /**
-   * Unpacks `layer` (gzip, zstd or plain tar, as its media type says) onto `mounts`, such as
+   * Unpacks `layer` (gzip, zstd or plain tar, by its media type) onto `mounts`, such as
    * those of a prepared snapshot, and returns the descriptor of the uncompressed tar: its
    * digest is the layer's diff ID.
    */

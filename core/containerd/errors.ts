@@ -7,6 +7,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
+  AlreadyExistsError,
   CancelledError,
   InvalidInputError,
   NotFoundError,
@@ -15,19 +16,9 @@ import {
   type TsbuildErrorOptions,
 } from "../errors.ts";
 
-/**
- * A containerd object (image, snapshot, container, blob) that already exists under the name a
- * call tried to create.
- *
- * NOTE: this class belongs in core/errors.ts beside NotFoundError; it lives here until it moves.
- */
-export class AlreadyExistsError extends TsbuildError {
-  constructor(message: string, options: TsbuildErrorOptions = {}) {
-    super("ALREADY_EXISTS", message, options);
-  }
-}
+export { AlreadyExistsError };
 
-/** What a failed call was doing, for the message of the error it becomes. */
+/** The description of a failed call that the error message is built from. */
 export interface ContainerdCall {
   /** The failed action, starting with "Failed to", e.g. `Failed to get image "…"`. */
   operation: string;
@@ -38,7 +29,7 @@ export interface ContainerdCall {
   signal?: AbortSignal;
 }
 
-/** Why containerd could not be used, as `data.reason` of the RemoteError. */
+/** The reason containerd could not be used, as `data.reason` of the RemoteError. */
 export type ContainerdFailure =
   | "socket-missing"
   | "permission-denied"
@@ -147,7 +138,10 @@ function statusError(
         options(),
       );
     case Code.InvalidArgument:
-      return new InvalidInputError(`${call.operation}: containerd rejected it: ${detail}`, options());
+      return new InvalidInputError(
+        `${call.operation}: containerd rejected it: ${detail}`,
+        options(),
+      );
     case Code.Unimplemented:
       return new RemoteError(
         `${call.operation}: containerd at "${call.address}" does not implement this call (${detail}); tsbuild needs containerd 1.6 or later`,

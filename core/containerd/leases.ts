@@ -31,7 +31,10 @@ export interface LeaseOptions {
 
 /** A lease that deletes itself when disposed (`await using`). */
 export interface ContainerdLease extends AsyncDisposable, LeaseInfo {
-  /** Deletes the lease; later calls do nothing. */
+  /**
+   * Deletes the lease, also after the client's signal was aborted, because clean-up must
+   * still happen after a cancellation. Later calls do nothing.
+   */
   release(): Promise<void>;
 }
 
@@ -49,9 +52,9 @@ export interface ContainerdLeases {
 /** Returns the leases adapter for calls under `context`. */
 export function createLeases(context: CallContext): ContainerdLeases {
   const client = serviceClient(context, Leases);
-  const deleteLease = async (id: string, sync = false) => {
+  const deleteLease = async (id: string, sync = false, callContext = context) => {
     await call(
-      context,
+      callContext,
       `Failed to delete lease "${id}"`,
       (options) => client.delete({ id, sync }, options),
     );
@@ -72,7 +75,7 @@ export function createLeases(context: CallContext): ContainerdLeases {
       const release = async () => {
         if (released) return;
         released = true;
-        await deleteLease(info.id);
+        await deleteLease(info.id, false, { ...context, signal: undefined });
       };
       return { ...info, release, [Symbol.asyncDispose]: release };
     },
@@ -96,7 +99,11 @@ export function createLeases(context: CallContext): ContainerdLeases {
 }
 
 function leaseInfoFrom(lease: Lease | undefined): LeaseInfo {
-  return { id: lease?.id ?? "", createdAt: dateFrom(lease?.createdAt), labels: { ...lease?.labels } };
+  return {
+    id: lease?.id ?? "",
+    createdAt: dateFrom(lease?.createdAt),
+    labels: { ...lease?.labels },
+  };
 }
 
 function randomLeaseId(): string {

@@ -29,7 +29,7 @@ import type {
 } from "../registry/types.ts";
 import type { ContainerdClient } from "./client.ts";
 
-/** Largest manifest or index read; OCI asks registries to accept at least 4 MiB. */
+/** Largest manifest or index read. The OCI distribution spec requires registries to accept 4 MiB. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** Largest config read; configs with long histories stay well below it. */
@@ -37,8 +37,8 @@ const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 /**
  * Resolves `reference` in the client's namespace. A reference with a digest pins the manifest
- * or index, which must be in the content store; one without is looked up by its normalized
- * name, such as "docker.io/library/app:dev" for "app:dev".
+ * or index, which must be in the content store. A reference without one is looked up by its
+ * normalized name, such as "docker.io/library/app:dev" for "app:dev".
  *
  * @throws {InvalidInputError} when the reference does not parse.
  * @throws {NotFoundError} when there is no such image or blob, or no manifest for `platform`.
@@ -51,7 +51,8 @@ export async function resolveContainerdImage(
 ): Promise<ResolvedImage> {
   const parsed = parseReference(reference);
   const name = formatReference({ ...parsed, digest: undefined });
-  const operation = `Failed to resolve "${reference}" in containerd namespace "${client.namespace}"`;
+  const operation =
+    `Failed to resolve "${reference}" in containerd namespace "${client.namespace}"`;
   const top = parsed.digest
     ? await readDocument(client, parsed.digest, operation)
     : await readDocument(client, await imageTarget(client, name, operation), operation);
@@ -108,7 +109,7 @@ interface Document {
 }
 
 // The media type comes from the document, as in a registry, so a digest alone is enough to read
-// it. Documents without one are told apart by their fields, as the OCI image spec allows.
+// it. A document without one is recognized by its fields, as the OCI image spec allows.
 async function readDocument(
   client: ContainerdClient,
   digest: Digest,
@@ -121,9 +122,14 @@ async function readDocument(
   }
   const bytes = await readVerified(client, digest, MAX_MANIFEST_BYTES);
   const json = JSON.parse(new TextDecoder().decode(bytes)) as Document["json"];
-  const mediaType = json.mediaType ??
-    (Array.isArray(json.manifests) ? OCI_INDEX : json.config ? OCI_MANIFEST : "");
-  return { digest, mediaType, bytes, json };
+  return { digest, mediaType: mediaTypeOf(json), bytes, json };
+}
+
+function mediaTypeOf(json: Document["json"]): string {
+  if (json.mediaType) return json.mediaType;
+  if (Array.isArray(json.manifests)) return OCI_INDEX;
+  if (json.config) return OCI_MANIFEST;
+  return "";
 }
 
 async function readVerified(

@@ -8,11 +8,7 @@
 import { NotFoundError } from "../errors.ts";
 import { call, type CallContext, serviceClient } from "./_call.ts";
 import { mountsFrom } from "./_convert.ts";
-import {
-  type Info,
-  Kind,
-  Snapshots,
-} from "./gen/containerd/services/snapshots/v1/snapshots_pb.ts";
+import { type Info, Kind, Snapshots } from "./gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import type { ContainerdMount, SnapshotInfo, SnapshotKind } from "./types.ts";
 
 /** The snapshotter containerd uses on Linux unless configured otherwise. */

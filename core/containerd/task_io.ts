@@ -64,7 +64,7 @@ export function createTaskIo(dir: string, options: TaskIoOptions = {}): TaskIo {
 
 interface FifoReader {
   done: Promise<void>;
-  /** Opens and closes a write end, so a reader still blocked in open() sees end of file. */
+  /** Opens and closes a write end, so a reader still blocked in open() reads end of file. */
   unblock(): Promise<void>;
 }
 
@@ -85,9 +85,10 @@ function readFifo(path: string, callback?: (chunk: Uint8Array) => void): FifoRea
     done,
     async unblock() {
       if (opened || settled) return;
-      // Read and write access never blocks on a FIFO and counts as the writer the reader waits
-      // for. It stays open until the reader's open() has returned, because a reader that only
-      // starts waiting after it closed would wait forever; closing it leaves end of file.
+      // On Linux, opening a FIFO for reading and writing does not block, and it counts as the
+      // writer the reader waits for (fifo(7)). It stays open until the reader's open() has
+      // returned, because a reader that starts waiting after it closed would wait forever.
+      // Closing it then leaves the reader with end of file.
       const writer = await Deno.open(path, { read: true, write: true });
       try {
         while (!opened && !settled) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -9,7 +9,7 @@ import { dateFrom, mountMessages } from "./_convert.ts";
 import { Tasks } from "./gen/containerd/services/tasks/v1/tasks_pb.ts";
 import type { ContainerdMount } from "./types.ts";
 
-/** What {@link ContainerdTasks.create} needs besides the container id. */
+/** The arguments of {@link ContainerdTasks.create}. */
 export interface TaskInput {
   containerId: string;
   /** Mounted by the runtime shim as the bundle's "rootfs" directory, which the spec names. */
@@ -19,7 +19,7 @@ export interface TaskInput {
   stderr?: string;
 }
 
-/** How a task's process ended. */
+/** The exit of a task's process. */
 export interface TaskExit {
   /** The exit status, or 128 plus the signal number when a signal ended the process. */
   exitStatus: number;

@@ -51,9 +51,9 @@ export interface ContainerdExecutorOptions {
 
 /**
  * Creates an executor that runs each request as a containerd container with a unique id. The
- * root file system is prepared on the host as for runc (an overlay of the snapshot diff
- * directories, or a copy) and handed to the task as a bind mount, so what the process writes
- * lands in the request's upper directory. Output comes back through FIFOs as it is written,
+ * root file system is prepared on the host as for runc: an overlay of the snapshot diff
+ * directories, or a copy. The task gets it as a bind mount, so what the process writes lands
+ * in the request's upper directory. Output comes back through FIFOs as it is written,
  * and the exit code from the task's Wait.
  *
  * A run rejects with {@linkcode ContainerStartError} when containerd cannot create or start
@@ -102,7 +102,10 @@ async function runRequest(options: ResolvedOptions, request: ExecRequest): Promi
   const scratch = await Deno.makeTempDir({ prefix: "tsbuild-containerd-" });
   try {
     const spec = await createSpec(scratch, rootfs.path, request);
-    const stubs = await recordMountStubs(rootfs.path, spec.mounts.map((mount) => mount.destination));
+    const stubs = await recordMountStubs(
+      rootfs.path,
+      spec.mounts.map((mount) => mount.destination),
+    );
     throwIfCancelled(request);
     const rootfsMount = { type: "bind", source: rootfs.path, options: ["rbind", "rw"] };
     const exitCode = await runTask(options, { scratch, spec, rootfs: [rootfsMount] }, request);
@@ -165,9 +168,9 @@ async function createSpec(
  * Returns this process's hard limit on open files, capped at the spec's default. The shim sets
  * the limit without CAP_SYS_RESOURCE, so it must not exceed the shim's own hard limit.
  *
- * NOTE: the shim inherits containerd's limits, not tsbuild's. This process's limit stands in
- * for them, which holds when both are started alike (a test's containerd, or systemd units with
- * the usual LimitNOFILE) but not for a containerd started with a lower limit than tsbuild.
+ * NOTE: the shim inherits containerd's limits, not tsbuild's. This process's limit is used in
+ * their place. That is right when both start alike, as a test's containerd or systemd units
+ * with the usual LimitNOFILE do, and wrong for a containerd started with a lower limit.
  */
 async function hardOpenFilesLimit(): Promise<number> {
   const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
@@ -289,7 +292,9 @@ async function superviseTask(
  */
 function startError(error: unknown, request: ExecRequest): Error {
   const reason = error instanceof TsbuildError ? error.data.reason : undefined;
-  if (!(error instanceof RemoteError) || (reason !== "unknown" && reason !== "failed-precondition")) {
+  if (
+    !(error instanceof RemoteError) || (reason !== "unknown" && reason !== "failed-precondition")
+  ) {
     return error as Error;
   }
   const detail = error.message.slice(error.message.indexOf(": ") + 2);

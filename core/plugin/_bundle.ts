@@ -39,8 +39,8 @@ interface BundledModule {
 }
 
 // sucrase turns every import into a require() call with a string literal.
-// NOTE: a comment or string in the plugin that contains such a call is taken for an import too;
-// when it names a file that does not exist, loading fails with "which does not exist".
+// NOTE: a comment or string in the plugin that contains such a call is taken for an import too.
+// When it names a file that does not exist, loading fails with "which does not exist".
 const REQUIRE_PATTERN = /\brequire\((['"])([^'"\n]+)\1\)/g;
 
 /**

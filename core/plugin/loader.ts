@@ -315,7 +315,7 @@ function checkObjectResult(hookName: string) {
   };
 }
 
-// A definition crosses from the worker as protobuf bytes or as the message's fields; building
+// A definition crosses from the worker as protobuf bytes or as the message's fields. Building
 // the message from the fields and encoding it checks that it is one.
 function checkBuildResult(result: unknown): unknown {
   const { definition, platforms } = (result ?? {}) as { definition?: unknown; platforms?: unknown };

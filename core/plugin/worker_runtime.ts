@@ -11,7 +11,7 @@ import { createWorkerContext, type WorkerContextInfo } from "./worker_context.ts
 /** A list in the default export (`sources`, `exporters`, `frontends`) as the worker saw it. */
 export type ListDescription<T> = undefined | "not-a-list" | Array<T | "not-an-object">;
 
-/** What the worker reports about a plugin module, in a form that can cross `postMessage`. */
+/** The worker's report on a plugin module, in a form that can cross `postMessage`. */
 export interface PluginDescription {
   hasDefault: boolean;
   /** `typeof` the default export, or "null" or "array". */
@@ -45,7 +45,7 @@ export interface FrontendDescription {
   onBuild: boolean;
 }
 
-/** Which hook to run: the list in the default export, the entry's index and the hook. */
+/** A hook to run: the list in the default export, the entry's index and the hook's name. */
 export interface HookTarget {
   list: "sources" | "exporters" | "frontends";
   index: number;

@@ -85,8 +85,21 @@ export class TtyRenderer implements ProgressSink {
         for (const line of step.lastLines) lines.push(`    ${line}`);
       }
     }
+    // A line wider than the terminal wraps and would throw off the cursor-up count.
+    const width = terminalWidth();
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].length > width) lines[i] = `${lines[i].slice(0, width - 1)}…`;
+    }
     const clear = this.#linesDrawn > 0 ? `\x1b[${this.#linesDrawn}F\x1b[J` : "";
     this.#write(clear + lines.join("\n") + "\n");
     this.#linesDrawn = lines.length;
+  }
+}
+
+function terminalWidth(): number {
+  try {
+    return Deno.consoleSize().columns || 80;
+  } catch {
+    return 80;
   }
 }

@@ -76,7 +76,8 @@ export async function copyAction(
     if (copy.attemptUnpack && info.isFile) {
       if (await unpackIfArchive(path, destPath, { root, owner: settings.owner })) continue;
     }
-    const dirContents = info.isDirectory && copy.dirContentsOnly;
+    // The source root has no name of its own to copy under, so it always copies its contents.
+    const dirContents = info.isDirectory && (copy.dirContentsOnly || path === sourceRoot);
     const parent = destIsDir || dirContents
       ? destPath
       : destPath.slice(0, destPath.lastIndexOf("/")) || root;

@@ -11,6 +11,7 @@ import type { RunContext } from "./_run_context.ts";
 import { lowerDirsOf, type View, withReadonlyView, withWritableView } from "./_views.ts";
 import type { VertexResult } from "./solver.ts";
 import { copyAction } from "./_copy.ts";
+import { runLinkedCopy } from "./_linked_copy.ts";
 import { resolveOwner } from "./_owner.ts";
 import { expandWildcard, hasWildcard, scopedPath } from "../fs/scoped_path.ts";
 
@@ -20,6 +21,9 @@ export async function runFileOp(
   inputs: VertexResult[],
   context: RunContext,
 ): Promise<string | undefined> {
+  const linked = await runLinkedCopy(op, inputs, context);
+  if (linked !== undefined) return linked;
+
   const base = op.baseInput >= 0 ? inputs[op.baseInput] : undefined;
   const lowerDirs = await lowerDirsOf(context.store, base?.snapshot);
   const views = new Map<number, View>();

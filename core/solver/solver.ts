@@ -15,6 +15,7 @@ import type { Platform } from "../plugin/types.ts";
 import type { ProgressSink } from "../progress/events.ts";
 import type { Store } from "../store/store.ts";
 import type { RegistryClient } from "../registry/client.ts";
+import type { ContainerdClient } from "../containerd/client.ts";
 import { opCacheKey, sourceCacheKey } from "./cache_key.ts";
 import { runExecOp } from "./exec_op.ts";
 import { runFileOp } from "./file_op.ts";
@@ -32,6 +33,8 @@ export interface SolverOptions {
   executor: Executor;
   /** Local directories by name, for local sources. */
   locals?: Record<string, string>;
+  /** The containerd client, for sources that read containerd's image store. */
+  containerd?: ContainerdClient;
   sink: ProgressSink;
   signal: AbortSignal;
   /** The platform ops without their own platform are built for. */

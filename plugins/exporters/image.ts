@@ -145,7 +145,7 @@ async function storeImage(
       () => writeBlob(client, image.manifest, image.manifestBytes, manifestLabels(image)),
     );
     for (const name of options.names) {
-      await context.progress.step(
+      await progress.step(
         `naming to ${name}`,
         () => nameImage(client, name, image.manifest, snapshotLabels),
       );
@@ -214,13 +214,18 @@ function writeBlob(
   bytes: Uint8Array,
   labels: Record<string, string>,
 ): Promise<void> {
-  return ensureBlob(client, descriptor, () => Promise.resolve(ReadableStream.from([bytes])), labels);
+  return ensureBlob(
+    client,
+    descriptor,
+    () => Promise.resolve(ReadableStream.from([bytes])),
+    labels,
+  );
 }
 
 /**
- * Makes sure containerd has the blob with `labels`. A blob it has already is attached to the
- * lease, so garbage collection cannot take it before the image record exists, and gets only
- * the labels it lacks; otherwise the blob is written with the labels.
+ * Makes sure containerd has the blob with `labels`. A missing blob is written with the labels.
+ * A stored blob gets only the labels it lacks, and is attached to the lease so that garbage
+ * collection cannot take it before the image record exists.
  */
 async function ensureBlob(
   client: ContainerdClient,
@@ -231,10 +236,7 @@ async function ensureBlob(
 ): Promise<void> {
   const info = await client.content.info(descriptor.digest);
   if (!info) {
-    const result = await client.content.write(descriptor, open, {
-      labels,
-      onProgress: onProgress && ((written) => onProgress(written)),
-    });
+    const result = await client.content.write(descriptor, open, { labels, onProgress });
     // Not written means another client committed the blob meanwhile; its labels are checked
     // below like those of any stored blob.
     if (result.written) return;
@@ -242,12 +244,14 @@ async function ensureBlob(
   await client.leases.addResource(client.lease!, { id: descriptor.digest, type: "content" });
   const stored = info ?? await client.content.info(descriptor.digest);
   const missing = Object.entries(labels).filter(([key, value]) => stored?.labels[key] !== value);
-  if (missing.length > 0) await client.content.setLabels(descriptor.digest, Object.fromEntries(missing));
+  if (missing.length > 0) {
+    await client.content.setLabels(descriptor.digest, Object.fromEntries(missing));
+  }
 }
 
 /**
  * Unpacks each layer into a snapshot named by its chain ID, as containerd's own unpacker does,
- * skipping those that exist; returns the labels that reference the top snapshot.
+ * and skips the snapshots that exist. Returns the labels that reference the top snapshot.
  */
 async function unpackLayers(
   client: ContainerdClient,
@@ -261,8 +265,18 @@ async function unpackLayers(
   let parent: string | undefined;
   for (const [index, layer] of image.layers.entries()) {
     progress.status(`unpacking layer ${index + 1} of ${image.layers.length}`);
-    if (!(await snapshots.stat(chain[index]))) {
-      await applyLayer(client, snapshotter, layer, { diffId: diffIds[index], chainId: chain[index], parent });
+    if (await snapshots.stat(chain[index])) {
+      // Like a stored blob, an existing snapshot needs the lease until the record refers to it.
+      await client.leases.addResource(client.lease!, {
+        id: chain[index],
+        type: `snapshots/${snapshotter}`,
+      });
+    } else {
+      await applyLayer(client, snapshotter, layer, {
+        diffId: diffIds[index],
+        chainId: chain[index],
+        parent,
+      });
     }
     parent = chain[index];
   }
@@ -332,7 +346,11 @@ async function nameImage(
   const sameLabels = existing !== undefined &&
     Object.entries(labels).every(([key, value]) => existing.labels[key] === value);
   if (sameTarget && sameLabels) return;
-  await client.images.update({ name, target, labels: { ...staleSnapshotLabels(existing?.labels), ...labels } });
+  await client.images.update({
+    name,
+    target,
+    labels: { ...staleSnapshotLabels(existing?.labels), ...labels },
+  });
 }
 
 // A snapshot label of an earlier image would keep that image's snapshots alive; an empty

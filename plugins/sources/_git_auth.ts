@@ -40,7 +40,9 @@ export async function findAuthorization(
     const header = await readSecret(context, `GIT_AUTH_HEADER${suffix}`);
     if (header) return { header, source: `secret "GIT_AUTH_HEADER${suffix}"` };
     const token = await readSecret(context, `GIT_AUTH_TOKEN${suffix}`);
-    if (token) return { header: basic("x-access-token", token), source: `secret "GIT_AUTH_TOKEN${suffix}"` };
+    if (token) {
+      return { header: basic("x-access-token", token), source: `secret "GIT_AUTH_TOKEN${suffix}"` };
+    }
   }
   if (source.userinfo) {
     return {
@@ -49,7 +51,9 @@ export async function findAuthorization(
     };
   }
   const token = Deno.env.get(TOKEN_ENV);
-  if (token) return { header: basic("x-access-token", token), source: `environment variable ${TOKEN_ENV}` };
+  if (token) {
+    return { header: basic("x-access-token", token), source: `environment variable ${TOKEN_ENV}` };
+  }
   return undefined;
 }
 

@@ -5,20 +5,20 @@
  * @module
  */
 
-import * as isogit from "isomorphic-git";
-import { join, nodeFsPromises, nodeFs } from "../../core/deps.ts";
+import { join, nodeFs } from "../../core/deps.ts";
 import { NotFoundError, PathEscapeError } from "../../core/errors.ts";
+import { parseCommit, parseTree } from "./_git_objects.ts";
+import type { PackReader } from "./_git_pack.ts";
 
 /** Options for {@link checkoutCommit}. */
 export interface CheckoutOptions {
-  gitdir: string;
+  /** Reads the repository's objects. */
+  reader: PackReader;
   commit: string;
   /** Directory inside the repository to write, "" for the whole tree. */
   subdir: string;
   /** An existing empty directory that receives the files. */
   dest: string;
-  /** Shared by the reads of one operation, so pack indexes are parsed once. */
-  cache: object;
   signal: AbortSignal;
   /** Names the repository and reference in messages, e.g. `"https://host/r.git" at "main"`. */
   label: string;
@@ -34,7 +34,7 @@ export interface CheckedOutEntry {
   size: number;
 }
 
-/** What {@link checkoutCommit} wrote. */
+/** The result of {@link checkoutCommit}. */
 export interface CheckoutResult {
   /** Files, symlinks and submodule directories, in the order git's index sorts them. */
   entries: CheckedOutEntry[];
@@ -51,54 +51,47 @@ interface TreeJob {
   oid: string;
 }
 
-const WRITE_CONCURRENCY = 16;
-
-/** Writes `options.commit`'s tree, or its subdirectory `options.subdir`, into `options.dest`. */
-export async function checkoutCommit(options: CheckoutOptions): Promise<CheckoutResult> {
-  const { gitdir, cache } = options;
-  const { commit } = await isogit.readCommit({ fs: nodeFs, gitdir, oid: options.commit, cache });
-  const time = new Date(commit.committer.timestamp * 1000);
-  const root = await findSubdirTree(commit.tree, options);
+/**
+ * Writes `options.commit`'s tree, or its subdirectory `options.subdir`, into `options.dest`.
+ *
+ * NOTE: files are written with synchronous calls, which took about a third
+ * of the time of asynchronous ones for thousands of small files on Deno 2.9.
+ * The event loop waits meanwhile, and cancellation is checked every 256 entries.
+ */
+export function checkoutCommit(options: CheckoutOptions): CheckoutResult {
+  const commit = parseCommit(options.reader.readTyped(options.commit, "commit"));
+  const time = new Date(commit.time * 1000);
+  const root = findSubdirTree(commit.tree, options);
 
   const directories: string[] = [];
   const trees: string[] = [];
   const leaves: TreeJob[] = [];
-  await collectTree(root, "", options, { directories, trees, leaves });
+  collectTree(root, "", options, { directories, trees, leaves });
 
-  let next = 0;
   const entries: CheckedOutEntry[] = [];
-  const worker = async () => {
-    while (next < leaves.length) {
-      options.signal.throwIfAborted();
-      const job = leaves[next++];
-      entries.push(await writeLeaf(job, options, time));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, leaves.length) }, worker));
+  for (const [index, job] of leaves.entries()) {
+    if (index % 256 === 0) options.signal.throwIfAborted();
+    entries.push(writeLeaf(job, options, time));
+  }
 
   // Deepest first, so that setting a directory's time is not undone by a child.
   for (const path of directories.reverse()) {
     const full = path ? join(options.dest, path) : options.dest;
-    await Deno.chmod(full, 0o755);
-    await Deno.utime(full, time, time);
+    Deno.chmodSync(full, 0o755);
+    Deno.utimeSync(full, time, time);
   }
   entries.sort((a, b) => compareBytes(a.path, b.path));
   return { entries, trees, time };
 }
 
 /** Returns the tree of `subdir` inside `tree`, or `tree` itself for "". */
-async function findSubdirTree(tree: string, options: CheckoutOptions): Promise<string> {
+function findSubdirTree(tree: string, options: CheckoutOptions): string {
   if (!options.subdir) return tree;
   let current = tree;
   let walked = "";
   for (const name of options.subdir.split("/")) {
-    const { tree: entries } = await isogit.readTree({
-      fs: nodeFs,
-      gitdir: options.gitdir,
-      oid: current,
-      cache: options.cache,
-    });
-    const entry = entries.find((candidate) => candidate.path === name);
+    const entries = parseTree(options.reader.readTyped(current, "tree"));
+    const entry = entries.find((candidate) => candidate.name === name);
     walked = walked ? `${walked}/${name}` : name;
     if (!entry || entry.type !== "tree") {
       const state = entry ? "it is not a directory" : "no such directory";
@@ -119,30 +112,17 @@ interface Collected {
 }
 
 // Creates the directories of `tree` right away and lists its other entries.
-async function collectTree(
-  tree: string,
-  path: string,
-  options: CheckoutOptions,
-  collected: Collected,
-): Promise<void> {
-  options.signal.throwIfAborted();
+function collectTree(tree: string, path: string, options: CheckoutOptions, collected: Collected) {
   collected.directories.push(path);
   collected.trees.push(tree);
-  const { tree: entries } = await isogit.readTree({
-    fs: nodeFs,
-    gitdir: options.gitdir,
-    oid: tree,
-    cache: options.cache,
-  });
-  for (const entry of entries) {
-    checkEntryName(entry.path, path, options.label);
-    const child = path ? `${path}/${entry.path}` : entry.path;
-    const mode = parseInt(entry.mode, 8);
+  for (const entry of parseTree(options.reader.readTyped(tree, "tree"))) {
+    checkEntryName(entry.name, path, options.label);
+    const child = path ? `${path}/${entry.name}` : entry.name;
     if (entry.type === "tree") {
-      await Deno.mkdir(join(options.dest, child));
-      await collectTree(entry.oid, child, options, collected);
+      Deno.mkdirSync(join(options.dest, child));
+      collectTree(entry.oid, child, options, collected);
     } else {
-      collected.leaves.push({ path: child, mode, oid: entry.oid });
+      collected.leaves.push({ path: child, mode: entry.mode, oid: entry.oid });
     }
   }
 }
@@ -154,36 +134,40 @@ function checkEntryName(name: string, parent: string, label: string): void {
     name.toLowerCase() === ".git"
   ) {
     throw new PathEscapeError(
-      `Failed to check out ${label}: the tree at "${parent || "/"}" has an entry named "${name}", which git refuses to check out`,
+      `Failed to check out ${label}: the tree at "${
+        parent || "/"
+      }" has an entry named "${name}", which git refuses to check out`,
     );
   }
 }
 
-async function writeLeaf(job: TreeJob, options: CheckoutOptions, time: Date) {
+function writeLeaf(job: TreeJob, options: CheckoutOptions, time: Date): CheckedOutEntry {
   const full = join(options.dest, job.path);
   if (job.mode === 0o160000) {
     // A submodule: an empty directory unless submodules are checked out later.
-    await Deno.mkdir(full, { mode: 0o755 });
-    await Deno.utime(full, time, time);
+    Deno.mkdirSync(full, { mode: 0o755 });
+    Deno.utimeSync(full, time, time);
     return { path: job.path, mode: job.mode, oid: job.oid, size: 0 };
   }
-  const { blob } = await isogit.readBlob({
-    fs: nodeFs,
-    gitdir: options.gitdir,
-    oid: job.oid,
-    cache: options.cache,
-  });
+  const blob = options.reader.readTyped(job.oid, "blob");
   if (job.mode === 0o120000) {
-    await Deno.symlink(new TextDecoder().decode(blob), full);
-    await nodeFsPromises.lutimes(full, time, time);
+    Deno.symlinkSync(new TextDecoder().decode(blob), full);
+    nodeFs.lutimesSync(full, time, time);
     return { path: job.path, mode: job.mode, oid: job.oid, size: blob.byteLength };
   }
-  // Git records only whether a file is executable; old trees may say 100664.
+  // Git records only whether a file is executable, and old trees may record 100664.
   const mode = job.mode & 0o111 ? 0o755 : 0o644;
-  await Deno.writeFile(full, blob, { createNew: true, mode });
-  await Deno.chmod(full, mode);
-  await Deno.utime(full, time, time);
-  return { path: job.path, mode: mode === 0o755 ? 0o100755 : 0o100644, oid: job.oid, size: blob.byteLength };
+  const file = Deno.openSync(full, { write: true, createNew: true, mode });
+  try {
+    for (let written = 0; written < blob.length;) written += file.writeSync(blob.subarray(written));
+    file.utimeSync(time, time);
+  } finally {
+    file.close();
+  }
+  // The mode given to open() passes through the umask.
+  Deno.chmodSync(full, mode);
+  const gitMode = mode === 0o755 ? 0o100755 : 0o100644;
+  return { path: job.path, mode: gitMode, oid: job.oid, size: blob.byteLength };
 }
 
 function compareBytes(a: string, b: string): number {

@@ -31,6 +31,11 @@ export interface GitHttpClientOptions {
   signal: AbortSignal;
   /** Called with the size of each chunk of response body received. */
   onBytes?: (bytes: number) => void;
+  /**
+   * Called with the protocol version of each upload-pack advertisement
+   * (`info/refs`) received: 2 when it offers protocol v2 with shallow fetches.
+   */
+  onAdvertisement?: (version: 1 | 2) => void;
 }
 
 /** Returns an isomorphic-git HTTP client that sends `authorization` and stops when `signal` aborts. */
@@ -65,7 +70,7 @@ export function createGitHttpClient(options: GitHttpClientOptions): HttpClient {
         statusCode: response.status,
         statusMessage: response.statusText,
         headers: Object.fromEntries(response.headers),
-        body: countBytes(response.body, options.onBytes),
+        body: countBytes(response.body, options.onBytes, advertisementWatcher(request, options)),
       };
     },
   };
@@ -125,10 +130,31 @@ async function collect(
 async function* countBytes(
   body: ReadableStream<Uint8Array> | null,
   onBytes: ((bytes: number) => void) | undefined,
+  onFirstChunk: ((chunk: Uint8Array) => void) | undefined,
 ): AsyncIterableIterator<Uint8Array> {
   if (!body) return;
+  let first = true;
   for await (const chunk of body) {
+    if (first) onFirstChunk?.(chunk);
+    first = false;
     onBytes?.(chunk.byteLength);
     yield chunk;
   }
+}
+
+// A v2 advertisement opens with the pkt-line "version 2" and lists the fetch
+// command's features on a line such as "fetch=shallow wait-for-done"; it is
+// small enough to arrive in the first chunk.
+function advertisementWatcher(
+  request: GitHttpRequest,
+  options: GitHttpClientOptions,
+): ((chunk: Uint8Array) => void) | undefined {
+  const report = options.onAdvertisement;
+  if (!report || !/\/info\/refs\?service=git-upload-pack$/.test(request.url)) return undefined;
+  return (chunk) => {
+    const text = new TextDecoder().decode(chunk);
+    const fetch = /^[0-9a-f]{4}fetch=([^\n]*)$/m.exec(text);
+    const v2 = text.startsWith("000eversion 2\n") && fetch?.[1].split(" ").includes("shallow");
+    report(v2 ? 2 : 1);
+  };
 }

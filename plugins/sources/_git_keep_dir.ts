@@ -6,22 +6,23 @@
  * @module
  */
 
-import * as isogit from "isomorphic-git";
-import { join, nodeFs, nodeFsPromises } from "../../core/deps.ts";
+import { join, nodeFsPromises } from "../../core/deps.ts";
 import type { CheckoutResult } from "./_git_checkout.ts";
 import { encodeIndex } from "./_git_index.ts";
+import { parseCommit } from "./_git_objects.ts";
+import type { PackReader } from "./_git_pack.ts";
+import { writePack } from "./_git_pack_write.ts";
 
 /** What {@link writeGitDir} needs. */
 export interface GitDirOptions {
-  /** The repository the commit's objects are read from. */
-  gitdir: string;
+  /** Reads the commit's objects. */
+  reader: PackReader;
   commit: string;
   /** The checkout the `.git` directory goes into. */
   dest: string;
   checkout: CheckoutResult;
   /** The remote URL without credentials, written as `remote.origin.url`. */
   url: string;
-  cache: object;
 }
 
 /**
@@ -35,15 +36,10 @@ export async function writeGitDir(options: GitDirOptions): Promise<void> {
   }
   await Deno.writeTextFile(join(dotGit, "HEAD"), `${options.commit}\n`);
   await Deno.writeTextFile(join(dotGit, "config"), configText(options.url));
-  await writePack(options, dotGit);
+  await writeObjects(options, dotGit);
 
-  const { commit } = await isogit.readCommit({
-    fs: nodeFs,
-    gitdir: options.gitdir,
-    oid: options.commit,
-    cache: options.cache,
-  });
-  if (commit.parent.length > 0) {
+  const commit = parseCommit(options.reader.readTyped(options.commit, "commit"));
+  if (commit.parents.length > 0) {
     await Deno.writeTextFile(join(dotGit, "shallow"), `${options.commit}\n`);
   }
   await Deno.writeFile(
@@ -54,24 +50,13 @@ export async function writeGitDir(options: GitDirOptions): Promise<void> {
 }
 
 // One pack with the commit, its trees and its files, and the index for it.
-async function writePack(options: GitDirOptions, dotGit: string): Promise<void> {
+async function writeObjects(options: GitDirOptions, dotGit: string): Promise<void> {
   const blobs = options.checkout.entries
     .filter((entry) => entry.mode !== 0o160000)
     .map((entry) => entry.oid);
   const oids = [...new Set([options.commit, ...options.checkout.trees, ...blobs])];
-  const { filename, packfile } = await isogit.packObjects({
-    fs: nodeFs,
-    gitdir: options.gitdir,
-    oids,
-    cache: options.cache,
-  });
-  await Deno.writeFile(join(dotGit, "objects/pack", filename), packfile!);
-  await isogit.indexPack({
-    fs: nodeFs,
-    dir: options.dest,
-    gitdir: dotGit,
-    filepath: `.git/objects/pack/${filename}`,
-  });
+  const objects = oids.map((oid) => options.reader.read(oid));
+  await writePack(objects, join(dotGit, "objects/pack"));
 }
 
 function configText(url: string): string {

@@ -9,9 +9,10 @@
 import type { PluginContext } from "../../mod.ts";
 import { join } from "../../core/deps.ts";
 import { DigestMismatchError, InvalidInputError, NotFoundError } from "../../core/errors.ts";
-import { type CheckoutResult, checkoutCommit } from "./_git_checkout.ts";
+import { checkoutCommit, type CheckoutResult } from "./_git_checkout.ts";
 import { writeGitDir } from "./_git_keep_dir.ts";
-import { connectRemote, libraryMessage } from "./_git_remote.ts";
+import { PackReader } from "./_git_pack.ts";
+import { connectRemote } from "./_git_remote.ts";
 import {
   openSharedRepository,
   type SharedRepository,
@@ -36,28 +37,22 @@ export async function writeSource(
   const repository = await openSharedRepository(await context.content.dataDir("git"), source.url);
   await ensureCommit(repository, remote, commit, context);
 
-  const cache = {};
   const checkout = await withRepositoryLock(repository, "shared", async () => {
+    const reader = await PackReader.open(repository.gitdir);
     const options = {
-      gitdir: repository.gitdir,
+      reader,
       commit,
       subdir: source.subdir,
       dest,
-      cache,
       signal: context.signal,
       label: remote.label,
     };
-    const result = await checkedOut(remote.label, () => checkoutCommit(options));
+    const result = await checkedOut(remote.label, () => Promise.resolve(checkoutCommit(options)));
     if (source.keepGitDir) {
-      await checkedOut(remote.label, () =>
-        writeGitDir({
-          gitdir: repository.gitdir,
-          commit,
-          dest,
-          checkout: result,
-          url: source.url,
-          cache,
-        }));
+      await checkedOut(
+        remote.label,
+        () => writeGitDir({ reader, commit, dest, checkout: result, url: source.url }),
+      );
     }
     return result;
   });
@@ -88,7 +83,8 @@ async function writeSubmodules(
       `Failed to check out the submodules of ${label}: they nest deeper than ${MAX_SUBMODULE_DEPTH} levels`,
     );
   }
-  const submodules = await readSubmodules(repository.gitdir, commit, {});
+  const reader = await PackReader.open(repository.gitdir);
+  const submodules = await checkedOut(label, () => Promise.resolve(readSubmodules(reader, commit)));
   for (const link of links) {
     const path = source.subdir ? `${source.subdir}/${link.path}` : link.path;
     const submodule = submodules.get(path);
@@ -104,16 +100,14 @@ async function writeSubmodules(
   }
 }
 
-// isomorphic-git failing to read the shared repository (it names itself in
-// `caller`) means the repository's files were damaged on disk.
+// A pack that cannot be read back means the shared repository was damaged on disk.
 async function checkedOut<T>(label: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    const caller = (error as { caller?: unknown })?.caller;
-    if (typeof caller !== "string" || !caller.startsWith("git.")) throw error;
+    if (!(error instanceof RangeError)) throw error;
     throw new DigestMismatchError(
-      `Failed to check out ${label}: the shared repository is damaged: ${libraryMessage(error)}`,
+      `Failed to check out ${label}: the shared repository is damaged: ${error.message}`,
       { cause: error },
     );
   }

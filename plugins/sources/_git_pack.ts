@@ -2,9 +2,9 @@
  * Reads objects from git pack files: entry headers, deltas and a reader
  * that finds any object of a repository's packs through their indexes.
  *
- * isomorphic-git reads packed objects too, but inflates from each object to
- * the end of the pack, which makes a checkout of a few thousand files take
- * seconds; this reader inflates exactly one entry and caches delta bases.
+ * isomorphic-git reads packed objects too, but it inflates from each object
+ * to the end of the pack, so a checkout of a few thousand files takes
+ * seconds. This reader inflates exactly one entry and caches delta bases.
  *
  * @module
  */
@@ -27,7 +27,7 @@ export interface EntryHeader {
   code: number;
   /** Size of the inflated entry data: the object, or the delta. */
   size: number;
-  /** Where the zlib stream starts. */
+  /** Offset of the entry's zlib stream. */
   dataOffset: number;
   /** For an offset delta: where its base entry starts. */
   baseOffset?: number;
@@ -83,7 +83,10 @@ export function readEntryHeader(pack: Uint8Array, offset: number): EntryHeader {
 }
 
 /** Inflates the data of the entry with `header`; returns it and where the next entry starts. */
-export function inflateEntry(pack: Uint8Array, header: EntryHeader): { data: Uint8Array; end: number } {
+export function inflateEntry(
+  pack: Uint8Array,
+  header: EntryHeader,
+): { data: Uint8Array; end: number } {
   // zlib's deflateBound() keeps a stream below about size * 1.001 + 20 bytes, so
   // that much input suffices and the rest of the pack is not handed to zlib. A
   // stream from a wasteful encoder that needs more is inflated from the full rest.
@@ -192,7 +195,9 @@ export function parsePackIndex(bytes: Uint8Array, name: string): PackIndex {
     }
     offsets.set(oid, offset);
   }
-  const packChecksum = toHex(bytes.subarray(bytes.length - 2 * HASH_BYTES, bytes.length - HASH_BYTES));
+  const packChecksum = toHex(
+    bytes.subarray(bytes.length - 2 * HASH_BYTES, bytes.length - HASH_BYTES),
+  );
   return { offsets, packChecksum };
 }
 
@@ -283,17 +288,17 @@ export class PackReader {
     return new PackReader(packs);
   }
 
-  /** Reports whether any pack holds `oid`. */
+  /** Reports whether any pack contains `oid`. */
   has(oid: string): boolean {
     return this.#where.has(oid);
   }
 
-  /** Returns the ids of every object the packs hold. */
+  /** Returns the ids of every object in the packs. */
   objects(): IterableIterator<string> {
     return this.#where.keys();
   }
 
-  /** Reads object `oid`; throws a `RangeError` when no pack holds it or it is damaged. */
+  /** Reads object `oid`. Throws a `RangeError` when no pack contains it or it is damaged. */
   read(oid: string): GitObject {
     const where = this.#locate(oid);
     if (!where) throw new RangeError(`object ${oid} is not in the repository`);
@@ -303,7 +308,9 @@ export class PackReader {
   /** Reads object `oid` and checks that it has type `type`. */
   readTyped(oid: string, type: ObjectType): Uint8Array {
     const object = this.read(oid);
-    if (object.type !== type) throw new RangeError(`object ${oid} is a ${object.type}, not a ${type}`);
+    if (object.type !== type) {
+      throw new RangeError(`object ${oid} is a ${object.type}, not a ${type}`);
+    }
     return object.data;
   }
 

@@ -1,7 +1,6 @@
 /**
  * Checks fetched pack files before they join the shared repository: each
- * pack's SHA-1 trailer against its content and its index, and the list of
- * object ids its version 2 index holds.
+ * pack's SHA-1 trailer against its content and against its index.
  *
  * @module
  */
@@ -15,10 +14,7 @@ export interface PackFiles {
   index: string;
 }
 
-const INDEX_MAGIC = [0xff, 0x74, 0x4f, 0x63];
 const HASH_BYTES = 20;
-// Magic, version and a 256-entry fan-out table of 4-byte counts.
-const INDEX_HEADER_BYTES = 8 + 256 * 4;
 
 /** Lists the packs of `gitdir` that have an index; a pack still without one is not usable yet. */
 export async function listPacks(gitdir: string): Promise<PackFiles[]> {
@@ -70,34 +66,14 @@ export async function verifyPackChecksum(files: PackFiles): Promise<void> {
     );
   }
   const index = await Deno.readFile(files.index);
-  const indexedChecksum = toHex(index.subarray(index.length - 2 * HASH_BYTES, index.length - HASH_BYTES));
+  const indexedChecksum = toHex(
+    index.subarray(index.length - 2 * HASH_BYTES, index.length - HASH_BYTES),
+  );
   if (indexedChecksum !== computed) {
     throw new RangeError(
       `pack "${files.name}" does not match its index: the index records ${indexedChecksum}`,
     );
   }
-}
-
-/** Returns the object ids listed in a version 2 pack index. */
-export async function readIndexedObjects(files: PackFiles): Promise<Set<string>> {
-  const index = await Deno.readFile(files.index);
-  const view = new DataView(index.buffer, index.byteOffset, index.byteLength);
-  if (
-    index.length < INDEX_HEADER_BYTES || INDEX_MAGIC.some((byte, i) => index[i] !== byte) ||
-    view.getUint32(4) !== 2
-  ) {
-    throw new RangeError(`pack index "${files.name}.idx" is not a version 2 index`);
-  }
-  const count = view.getUint32(INDEX_HEADER_BYTES - 4);
-  if (index.length < INDEX_HEADER_BYTES + count * HASH_BYTES) {
-    throw new RangeError(`pack index "${files.name}.idx" is truncated`);
-  }
-  const oids = new Set<string>();
-  for (let i = 0; i < count; i++) {
-    const start = INDEX_HEADER_BYTES + i * HASH_BYTES;
-    oids.add(toHex(index.subarray(start, start + HASH_BYTES)));
-  }
-  return oids;
 }
 
 function toHex(bytes: Uint8Array): string {

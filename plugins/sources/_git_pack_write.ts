@@ -39,7 +39,7 @@ export async function indexPack(packPath: string): Promise<{ checksum: string; o
   const count = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8);
 
   const byOid = new Map<string, number>();
-  const data = new PackData(bytes, (oid) => {
+  const data: PackData = new PackData(bytes, (oid) => {
     const offset = byOid.get(oid);
     return offset === undefined ? undefined : { data, offset };
   });
@@ -64,7 +64,9 @@ export async function indexPack(packPath: string): Promise<{ checksum: string; o
     position = end;
   }
   if (position !== bytes.length - HASH_BYTES) {
-    throw new RangeError(`pack has ${bytes.length - HASH_BYTES - position} bytes after its last entry`);
+    throw new RangeError(
+      `pack has ${bytes.length - HASH_BYTES - position} bytes after its last entry`,
+    );
   }
   resolveDeltas(data, deltas, byOid, entries);
 
@@ -107,7 +109,9 @@ function resolveDeltas(
 
 function verifyTrailer(bytes: Uint8Array): string {
   const magic = new TextDecoder().decode(bytes.subarray(0, 4));
-  const version = bytes.length >= 12 ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(4) : 0;
+  const version = bytes.length >= 12
+    ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(4)
+    : 0;
   if (bytes.length < 12 + HASH_BYTES || magic !== "PACK" || (version !== 2 && version !== 3)) {
     throw new RangeError("the data is not a version 2 or 3 pack");
   }
@@ -116,14 +120,16 @@ function verifyTrailer(bytes: Uint8Array): string {
   );
   const recorded = toHex(bytes.subarray(bytes.length - HASH_BYTES));
   if (computed !== recorded) {
-    throw new RangeError(`pack does not match its checksum: computed ${computed}, recorded ${recorded}`);
+    throw new RangeError(
+      `pack does not match its checksum: computed ${computed}, recorded ${recorded}`,
+    );
   }
   return computed;
 }
 
 /** Encodes a version 2 pack index of `entries` for the pack with checksum `packChecksum`. */
 function encodeIndex(entries: IndexedEntry[], packChecksum: string): Uint8Array {
-  const sorted = [...entries].sort((a, b) => (a.oid < b.oid ? -1 : a.oid > b.oid ? 1 : 0));
+  const sorted = [...entries].sort(compareOids);
   const large = sorted.filter((entry) => entry.offset >= 0x80000000);
   const size = 8 + 1024 + sorted.length * (HASH_BYTES + 8) + large.length * 8 + 2 * HASH_BYTES;
   const bytes = new Uint8Array(size);
@@ -199,6 +205,11 @@ function entryHeader(code: number, size: number): Uint8Array {
     rest = Math.floor(rest / 128);
   }
   return new Uint8Array(bytes);
+}
+
+function compareOids(a: IndexedEntry, b: IndexedEntry): number {
+  if (a.oid === b.oid) return 0;
+  return a.oid < b.oid ? -1 : 1;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

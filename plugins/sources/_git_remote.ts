@@ -11,7 +11,9 @@ import type { HttpClient } from "isomorphic-git";
 import type { PluginContext } from "../../mod.ts";
 import { DigestMismatchError, RemoteError } from "../../core/errors.ts";
 import { findAuthorization } from "./_git_auth.ts";
+import { rememberProtocol } from "./_git_fetch.ts";
 import { createGitHttpClient, GitHttpError } from "./_git_http.ts";
+import { FetchRefusedError } from "./_git_fetch_v2.ts";
 import type { RemoteRef } from "./_git_refs.ts";
 import type { GitSource } from "./_git_url.ts";
 
@@ -35,6 +37,7 @@ export async function connectRemote(
     authorizationSource: authorization?.source,
     signal: context.signal,
     onBytes,
+    onAdvertisement: (version) => rememberProtocol(source.url, version),
   });
   return { source, http, label: `"${source.url}" at "${source.ref}"` };
 }
@@ -59,18 +62,19 @@ export async function listRemoteRefs(remote: GitRemote): Promise<RemoteRef[]> {
 /**
  * Wraps a failure of a request to the remote; `action` is the start of the
  * message, e.g. `Failed to fetch "URL" at "main"`. Transport and HTTP
- * failures become a {@link RemoteError}. Anything else isomorphic-git raised
- * while reading the server's answer means the answer was damaged: a
+ * failures and a server's "ERR" line become a {@link RemoteError}. A
+ * `RangeError` from tsbuild's pack reading, or any error isomorphic-git raised
+ * while parsing the server's response, means the response was damaged: a
  * {@link DigestMismatchError} for pack data, a {@link RemoteError} for a ref
- * listing. A cancelled build's abort error passes through unchanged.
+ * listing. Other errors, such as a full disk or a cancelled build, pass
+ * through unchanged.
  */
 export function remoteFailure(
   action: string,
   remote: GitRemote,
   error: unknown,
   options: { damaged: "pack data" | "ref listing" },
-): Error {
-  if (error instanceof DOMException && error.name === "AbortError") return error;
+): unknown {
   const data = { url: remote.source.url, ref: remote.source.ref };
   const known = findHttpError(error);
   if (known) {
@@ -79,10 +83,23 @@ export function remoteFailure(
       data: { ...data, status: known.status },
     });
   }
+  if (error instanceof FetchRefusedError) {
+    return new RemoteError(`${action}: the server rejected the request: ${error.message}`, {
+      cause: error,
+      data,
+    });
+  }
+  if (!(error instanceof RangeError) && !isLibraryError(error)) return error;
   const message = `${action}: corrupt ${options.damaged} from the server: ${libraryMessage(error)}`;
   return options.damaged === "pack data"
     ? new DigestMismatchError(message, { cause: error, data })
     : new RemoteError(message, { cause: error, data });
+}
+
+// isomorphic-git's errors name the API call that raised them in `caller`.
+function isLibraryError(error: unknown): boolean {
+  const caller = (error as { caller?: unknown })?.caller;
+  return typeof caller === "string" && caller.startsWith("git.");
 }
 
 /**

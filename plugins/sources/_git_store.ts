@@ -5,9 +5,7 @@
  * @module
  */
 
-import * as isogit from "isomorphic-git";
 import type { PluginContext, VertexProgress } from "../../mod.ts";
-import { nodeFs } from "../../core/deps.ts";
 import { DigestMismatchError, NotFoundError, TsbuildError } from "../../core/errors.ts";
 import { deepenUntil, fetchCommit, type FetchOptions } from "./_git_fetch.ts";
 import { type GitRemote, libraryMessage, remoteFailure } from "./_git_remote.ts";
@@ -20,6 +18,7 @@ import {
   withRepositoryLock,
 } from "./_git_repository.ts";
 import { verifyStaging } from "./_git_verify.ts";
+import { PackReader } from "./_git_pack.ts";
 
 /** Fetches `commit` into `repository` unless it is already there. */
 export async function ensureCommit(
@@ -33,14 +32,17 @@ export async function ensureCommit(
     // Another build may have fetched it while this one waited for the lock.
     if (await hasCommit(repository, commit)) return;
     const name = `fetching ${remote.source.url} ${commit.slice(0, 12)}`;
-    await context.progress.step(name, (progress) =>
-      fetchVerified(repository, remote, progress, async (staging, options) => {
-        if (await fetchCommit(staging, commit, options)) return [commit];
-        throw new NotFoundError(
-          `Failed to fetch ${remote.label}: the server has no commit "${commit}" reachable from its branches and tags`,
-          { data: { url: remote.source.url, ref: remote.source.ref, commit } },
-        );
-      }));
+    await context.progress.step(
+      name,
+      (progress) =>
+        fetchVerified(repository, remote, progress, async (staging, options) => {
+          if (await fetchCommit(staging, commit, options)) return [commit];
+          throw new NotFoundError(
+            `Failed to fetch ${remote.label}: the server has no commit "${commit}" reachable from its branches and tags`,
+            { data: { url: remote.source.url, ref: remote.source.ref, commit } },
+          );
+        }),
+    );
   });
 }
 
@@ -58,15 +60,18 @@ export async function findAbbreviatedCommit(
     const recorded = await recordedCommitsWithPrefix(repository, prefix);
     if (recorded.length > 0) return recorded;
     const name = `searching ${remote.source.url} for commit ${prefix}`;
-    return await context.progress.step(name, (progress) =>
-      fetchVerified(repository, remote, progress, async (staging, options) => {
-        let matches: string[] = [];
-        await deepenUntil(staging, options, async (objects) => {
-          matches = await commitsAmong(staging, objects, prefix, options.cache);
-          return matches.length > 0;
-        });
-        return matches;
-      }));
+    return await context.progress.step(
+      name,
+      (progress) =>
+        fetchVerified(repository, remote, progress, async (staging, options) => {
+          let matches: string[] = [];
+          await deepenUntil(staging, options, async (objects) => {
+            matches = await commitsAmong(staging, objects, prefix);
+            return matches.length > 0;
+          });
+          return matches;
+        }),
+    );
   });
 }
 
@@ -82,12 +87,10 @@ async function fetchVerified(
   fetch: (staging: string, options: FetchOptions) => Promise<string[]>,
 ): Promise<string[]> {
   const staging = await createStaging(repository);
-  const cache = {};
   try {
     const options: FetchOptions = {
       url: remote.source.url,
       http: remote.http,
-      cache,
       onProgress: throttle(progress),
     };
     let commits: string[];
@@ -102,9 +105,9 @@ async function fetchVerified(
     if (commits.length === 0) return commits;
 
     try {
-      await verifyStaging(staging, commits, cache);
+      await verifyStaging(staging, commits);
     } catch (error) {
-      if (error instanceof DOMException && error.name === "AbortError") throw error;
+      if (!(error instanceof RangeError)) throw error;
       throw new DigestMismatchError(
         `Failed to fetch ${remote.label}: corrupt pack data from the server: ${
           libraryMessage(error)
@@ -140,13 +143,9 @@ async function commitsAmong(
   gitdir: string,
   objects: Set<string>,
   prefix: string,
-  cache: object,
 ): Promise<string[]> {
-  const commits: string[] = [];
-  for (const oid of objects) {
-    if (!oid.startsWith(prefix)) continue;
-    const { type } = await isogit.readObject({ fs: nodeFs, gitdir, oid, cache });
-    if (type === "commit") commits.push(oid);
-  }
-  return commits.sort();
+  const candidates = [...objects].filter((oid) => oid.startsWith(prefix));
+  if (candidates.length === 0) return [];
+  const reader = await PackReader.open(gitdir);
+  return candidates.filter((oid) => reader.read(oid).type === "commit").sort();
 }

@@ -5,9 +5,9 @@
  * @module
  */
 
-import * as isogit from "isomorphic-git";
-import { nodeFs } from "../../core/deps.ts";
 import { InvalidInputError } from "../../core/errors.ts";
+import { parseCommit, parseTree } from "./_git_objects.ts";
+import type { PackReader } from "./_git_pack.ts";
 import { type GitSource, normaliseUrl } from "./_git_url.ts";
 
 /** One `[submodule "NAME"]` section of `.gitmodules`. */
@@ -18,17 +18,13 @@ export interface Submodule {
 }
 
 /** Reads `.gitmodules` at `commit` and returns its submodules by path; empty when there is none. */
-export async function readSubmodules(
-  gitdir: string,
-  commit: string,
-  cache: object,
-): Promise<Map<string, Submodule>> {
-  const { commit: parsed } = await isogit.readCommit({ fs: nodeFs, gitdir, oid: commit, cache });
-  const { tree } = await isogit.readTree({ fs: nodeFs, gitdir, oid: parsed.tree, cache });
-  const entry = tree.find((candidate) => candidate.path === ".gitmodules");
+export function readSubmodules(reader: PackReader, commit: string): Map<string, Submodule> {
+  const { tree } = parseCommit(reader.readTyped(commit, "commit"));
+  const entry = parseTree(reader.readTyped(tree, "tree")).find((candidate) =>
+    candidate.name === ".gitmodules"
+  );
   if (!entry || entry.type !== "blob") return new Map();
-  const { blob } = await isogit.readBlob({ fs: nodeFs, gitdir, oid: entry.oid, cache });
-  return parseGitmodules(new TextDecoder().decode(blob));
+  return parseGitmodules(new TextDecoder().decode(reader.readTyped(entry.oid, "blob")));
 }
 
 /**
@@ -73,7 +69,11 @@ export function parseGitmodules(text: string): Map<string, Submodule> {
  * parent's URL as git does, and reuses the parent's credentials, which are
  * for the same server.
  */
-export function submoduleSource(parent: GitSource, submodule: Submodule, commit: string): GitSource {
+export function submoduleSource(
+  parent: GitSource,
+  submodule: Submodule,
+  commit: string,
+): GitSource {
   const relative = submodule.url.startsWith("./") || submodule.url.startsWith("../");
   let text = submodule.url;
   if (relative) text = new URL(submodule.url, `${parent.url}/`).href;
@@ -82,7 +82,9 @@ export function submoduleSource(parent: GitSource, submodule: Submodule, commit:
     normalised = normaliseUrl(text);
   } catch (error) {
     throw new InvalidInputError(
-      `Failed to check out submodule "${submodule.path}" of "${parent.url}": ${(error as Error).message}`,
+      `Failed to check out submodule "${submodule.path}" of "${parent.url}": ${
+        (error as Error).message
+      }`,
       { cause: error },
     );
   }

@@ -86,7 +86,9 @@ export function parseGitSource(path: string, attrs: Record<string, string>): Git
 export function normaliseUrl(text: string): { url: string; userinfo?: GitSource["userinfo"] } {
   if (/^git@[^:/]+:/.test(text) || /^(git|ssh|git\+ssh|ssh\+git):\/\//i.test(text)) {
     throw new InvalidInputError(
-      `Unsupported git URL "${redactUrl(text)}": tsbuild fetches git repositories over HTTP(S) only; use an https:// URL`,
+      `Unsupported git URL "${
+        redactUrl(text)
+      }": tsbuild fetches git repositories over HTTP(S) only; use an https:// URL`,
     );
   }
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;

@@ -1,18 +1,20 @@
 /**
- * Copies the kept entries of a scanned local directory into a snapshot's diff
- * directory, owned by root as Docker does for a build context, and checks that
- * each file still has the content the scan hashed.
+ * Writes the kept entries of a scanned local directory into a snapshot's diff
+ * directory, owned by root as Docker does for a build context. Files come
+ * from the file store as hard links; a file the store lacks is copied from
+ * the directory, checked against the digest the scan computed, and published
+ * to the store for the next snapshot.
  *
  * @module
  */
 
-import { nodeFsPromises } from "../../core/deps.ts";
+import { nodeFs } from "../../core/deps.ts";
 import { DigestMismatchError, InvalidInputError } from "../../core/errors.ts";
+import { type FileStore, fileStoreKey } from "./_local_file_store.ts";
 import { hashFile } from "./_local_hash.ts";
+import { createPacer, type Pacer } from "./_local_pacer.ts";
 import { isSettled } from "./_local_record.ts";
 import type { DirectoryEntry, FileEntry, TreeEntry } from "./_local_tree.ts";
-
-const COPY_CONCURRENCY = 8;
 
 /** Options for {@link copyTree}. */
 export interface CopyTreeOptions {
@@ -20,74 +22,91 @@ export interface CopyTreeOptions {
   name: string;
   /** File system time when the scan started; see `isUnchanged` in `_local_record.ts`. */
   stampMs: number;
+  /** Where unchanged files are linked from and new ones are published to. */
+  files: FileStore;
   signal: AbortSignal;
 }
 
-/** Copies `tree`, scanned from `sourceRoot`, into the empty directory `diffDir`. */
+/** How the files of a snapshot were written. */
+export interface CopyCounts {
+  /** Files read from the local directory. */
+  copied: number;
+  /** Files linked from the file store. */
+  linked: number;
+}
+
+/**
+ * Writes `tree`, scanned from `sourceRoot`, into the empty directory
+ * `diffDir`.
+ *
+ * NOTE: the calls are synchronous, as in the scan, because a snapshot of
+ * thousands of files is mostly mkdir(2) and link(2) calls that take a few
+ * microseconds each.
+ */
 export async function copyTree(
   tree: DirectoryEntry,
   sourceRoot: string,
   diffDir: string,
   options: CopyTreeOptions,
-): Promise<void> {
+): Promise<CopyCounts> {
   const copier = new TreeCopier(sourceRoot, diffDir, options);
   await copier.children(tree, "");
-  await nodeFsPromises.lchown(diffDir, 0, 0);
-  await Deno.chmod(diffDir, tree.mode);
+  nodeFs.lchownSync(diffDir, 0, 0);
+  Deno.chmodSync(diffDir, tree.mode);
+  return copier.counts;
 }
 
 class TreeCopier {
+  readonly counts: CopyCounts = { copied: 0, linked: 0 };
   readonly #sourceRoot: string;
   readonly #diffDir: string;
   readonly #options: CopyTreeOptions;
+  readonly #pacer: Pacer;
 
   constructor(sourceRoot: string, diffDir: string, options: CopyTreeOptions) {
     this.#sourceRoot = sourceRoot;
     this.#diffDir = diffDir;
     this.#options = options;
+    this.#pacer = createPacer(options.signal);
   }
 
-  /** Copies the children of `dir`, at relative path `path`: files a few at a time, then directories. */
+  /** Writes the children of `dir`, at relative path `path`, each directory before its metadata. */
   async children(dir: DirectoryEntry, path: string): Promise<void> {
-    this.#options.signal.throwIfAborted();
-    const entries = [...dir.children].map(([name, entry]) => ({
-      path: path ? `${path}/${name}` : name,
-      entry,
-    }));
-    const leaves = entries.filter(({ entry }) => entry.kind !== "dir");
-    let next = 0;
-    const worker = async () => {
-      while (next < leaves.length) {
-        const { path, entry } = leaves[next++];
-        await this.#leaf(path, entry);
+    for (const [name, entry] of dir.children) {
+      await this.#pacer.pause();
+      const childPath = path ? `${path}/${name}` : name;
+      const dest = `${this.#diffDir}/${childPath}`;
+      if (entry.kind === "dir") {
+        Deno.mkdirSync(dest);
+        await this.children(entry, childPath);
+      } else if (entry.kind === "symlink") {
+        Deno.symlinkSync(entry.target, dest);
+      } else {
+        await this.#file(childPath, dest, entry);
+        continue;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(COPY_CONCURRENCY, leaves.length) }, worker));
-
-    for (const { path, entry } of entries) {
-      if (entry.kind !== "dir") continue;
-      const dest = `${this.#diffDir}/${path}`;
-      await Deno.mkdir(dest);
-      await this.children(entry, path);
-      await setMetadata(dest, entry);
+      // Set last, because creating the children moved the directory's mtime.
+      setMetadata(dest, entry);
     }
-  }
-
-  async #leaf(path: string, entry: TreeEntry): Promise<void> {
-    const dest = `${this.#diffDir}/${path}`;
-    if (entry.kind === "symlink") {
-      await Deno.symlink(entry.target, dest);
-    } else if (entry.kind === "file") {
-      await this.#file(path, dest, entry);
-    }
-    await setMetadata(dest, entry);
   }
 
   async #file(path: string, dest: string, entry: FileEntry): Promise<void> {
+    const key = fileStoreKey({ ...entry, path });
+    if (this.#options.files.linkTo(key, dest)) {
+      this.counts.linked++;
+      return;
+    }
+    await this.#copy(path, dest, entry);
+    setMetadata(dest, entry);
+    this.#options.files.publish(key, dest);
+    this.counts.copied++;
+  }
+
+  async #copy(path: string, dest: string, entry: FileEntry): Promise<void> {
     const source = `${this.#sourceRoot}/${path}`;
     // NOTE: files hard-linked to each other in the directory become separate copies.
     try {
-      await Deno.copyFile(source, dest);
+      Deno.copyFileSync(source, dest);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) throw this.#changedError(path);
       throw new InvalidInputError(
@@ -103,10 +122,11 @@ class TreeCopier {
 
     // Stat fields that still match the scan show the file was not written
     // since. When they differ, or the scan's record is within its clock tick,
-    // the copy is hashed and compared instead.
-    const after = await Deno.lstat(source).catch(() => undefined);
+    // the copy is hashed and compared instead. Either way the copy is checked
+    // before it is published to the file store under the scanned digest.
+    const after = lstatOrUndefined(source);
     if (after && matchesScan(entry, after, this.#options.stampMs)) return;
-    const { content } = await hashFile(dest, entry.size, this.#options.signal);
+    const { content } = await hashFile(dest, { pacer: this.#pacer });
     if (content !== entry.content) throw this.#changedError(path);
   }
 
@@ -115,6 +135,14 @@ class TreeCopier {
       `Failed to copy local "${this.#options.name}": "${path}" changed during the build (run the build again)`,
       { data: { local: this.#options.name, path } },
     );
+  }
+}
+
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
 
@@ -128,14 +156,14 @@ function matchesScan(entry: FileEntry, info: Deno.FileInfo, stampMs: number): bo
 }
 
 /** Sets owner 0:0, then the mode (chown clears setuid bits), then the mtime. */
-async function setMetadata(dest: string, entry: TreeEntry): Promise<void> {
+function setMetadata(dest: string, entry: TreeEntry): void {
   const mtime = new Date(entry.mtimeMs);
   if (entry.kind === "symlink") {
-    await nodeFsPromises.lchown(dest, 0, 0);
-    await nodeFsPromises.lutimes(dest, mtime, mtime);
+    nodeFs.lchownSync(dest, 0, 0);
+    nodeFs.lutimesSync(dest, mtime, mtime);
     return;
   }
-  await Deno.chown(dest, 0, 0);
-  await Deno.chmod(dest, entry.mode);
-  await Deno.utime(dest, mtime, mtime);
+  Deno.chownSync(dest, 0, 0);
+  Deno.chmodSync(dest, entry.mode);
+  Deno.utimeSync(dest, mtime, mtime);
 }

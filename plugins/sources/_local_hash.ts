@@ -7,8 +7,15 @@
 
 import { createHash } from "../../core/deps.ts";
 import type { Digest } from "../../core/digest.ts";
+import type { Pacer } from "./_local_pacer.ts";
 
 const CHUNK_SIZE = 256 * 1024;
+
+/**
+ * One read buffer for every hash in the process. Sharing it is safe because
+ * each chunk is read and fed to the hash with no `await` in between.
+ */
+const buffer = new Uint8Array(CHUNK_SIZE);
 
 /** The digest of a file and its `fstat` once read to the end. */
 export interface HashedFile {
@@ -16,29 +23,21 @@ export interface HashedFile {
   info: Deno.FileInfo;
 }
 
-/**
- * Returns the sha256 of the file at `path` and its stat after the last read.
- * `sizeHint`, the size the caller expects, keeps the read buffer small for
- * small files, which are most files of a source tree.
- */
-export async function hashFile(
-  path: string,
-  sizeHint = CHUNK_SIZE,
-  signal?: AbortSignal,
-): Promise<HashedFile> {
-  const file = await Deno.open(path, { read: true });
-  try {
-    const hash = createHash("sha256");
-    // One byte more than expected lets a file of the expected size end in one read.
-    const buffer = new Uint8Array(Math.min(CHUNK_SIZE, Math.max(sizeHint + 1, 4096)));
-    for (;;) {
-      signal?.throwIfAborted();
-      const count = await file.read(buffer);
-      if (count === null) break;
-      hash.update(buffer.subarray(0, count));
-    }
-    return { content: `sha256:${hash.digest("hex")}`, info: await file.stat() };
-  } finally {
-    file.close();
+/** Options for {@link hashFile}. */
+export interface HashFileOptions {
+  /** Yields between reads, and stops the read when its signal aborts. */
+  pacer?: Pacer;
+}
+
+/** Returns the sha256 of the file at `path` and its stat after the last read. */
+export async function hashFile(path: string, options: HashFileOptions = {}): Promise<HashedFile> {
+  using file = Deno.openSync(path, { read: true });
+  const hash = createHash("sha256");
+  for (;;) {
+    const count = file.readSync(buffer);
+    if (count === null) break;
+    hash.update(buffer.subarray(0, count));
+    if (count === CHUNK_SIZE) await options.pacer?.pause();
   }
+  return { content: `sha256:${hash.digest("hex")}`, info: file.statSync() };
 }

@@ -99,9 +99,9 @@ export function isSettled(
 
 /** Reads the record at `path`; a missing, foreign or damaged record reads as none. */
 export async function readRecord(path: string): Promise<PreviousScan | undefined> {
-  let file: Deno.FsFile;
+  let text: string;
   try {
-    file = await Deno.open(path);
+    text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
@@ -109,7 +109,8 @@ export async function readRecord(path: string): Promise<PreviousScan | undefined
 
   let previous: PreviousScan | undefined;
   try {
-    for await (const line of readLines(file.readable)) {
+    for (const line of text.split("\n")) {
+      if (!line) continue;
       if (!previous) {
         const header = JSON.parse(line);
         if (header?.format !== FORMAT || header.version !== VERSION) return undefined;
@@ -166,17 +167,6 @@ export async function writeRecord(
     await Deno.remove(temporary).catch(() => {});
     throw error;
   }
-}
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let pending = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    pending += text;
-    const lines = pending.split("\n");
-    pending = lines.pop()!;
-    for (const line of lines) if (line) yield line;
-  }
-  if (pending) yield pending;
 }
 
 /** Buffers lines into writes of about 64 KiB. */

@@ -8,7 +8,13 @@
 import type { PluginContext } from "../../core/plugin/types.ts";
 import { InvalidInputError, NotFoundError } from "../../core/errors.ts";
 import { createLocalFilter } from "./_local_filter.ts";
-import { fileSystemNow, readRecord, recordPath, writeRecord } from "./_local_record.ts";
+import {
+  fileSystemNow,
+  type PreviousScan,
+  readRecord,
+  recordPath,
+  writeRecord,
+} from "./_local_record.ts";
 import { type ScanCounts, scanDirectory } from "./_local_scan.ts";
 import type { DirectoryEntry } from "./_local_tree.ts";
 
@@ -129,12 +135,22 @@ export async function scanLocal(
           },
         ),
     });
-    await writeRecord(record, stampMs, tree);
+    // An unchanged record is left as it is: rewriting and flushing it would cost more than the scan.
+    if (!matchesPrevious(counts, previous)) await writeRecord(record, stampMs, tree);
 
     const files = counts.read + counts.reused;
     progress.status(formatCounts(counts), counts.read, files);
     return { tree, counts, stampMs };
   });
+}
+
+/**
+ * Reports whether a scan found exactly the files of the previous record, each
+ * unchanged. Then every file was settled before that record's stamp, so the
+ * record stays valid as it is.
+ */
+function matchesPrevious(counts: ScanCounts, previous: PreviousScan | undefined): boolean {
+  return previous !== undefined && counts.read === 0 && counts.reused === previous.files.size;
 }
 
 /** Formats scan counts as the step's final status. */

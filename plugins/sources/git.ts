@@ -13,7 +13,12 @@
  * - `onLoad` fetches that commit at depth 1 into a bare repository shared by
  *   every build of the same remote (under the store's `data/git/`), unless an
  *   earlier fetch brought it, and checks it out: file modes, symlinks, the
- *   commit time on every file, owner 0:0, no `.git` unless `keep-git-dir`.
+ *   commit time on every file, owner 0:0 (as tsbuild runs as root), no `.git`
+ *   unless `keep-git-dir`.
+ *   A fetch lands in a staging repository first and joins the shared one only
+ *   once its packs are verified, so damaged data leaves the shared one as it was.
+ *   isomorphic-git lists refs and serves protocol v1 servers; protocol v2
+ *   fetches, pack indexing and object reading are tsbuild's own, for speed.
  * - Credentials come from the secrets `GIT_AUTH_HEADER` and `GIT_AUTH_TOKEN`
  *   (optionally suffixed `.<host>`), the URL's userinfo, or the environment
  *   variable `TSBUILD_GIT_AUTH_TOKEN`; messages and keys carry the URL

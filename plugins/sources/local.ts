@@ -7,7 +7,8 @@
  * since the previous scan of the same directory and patterns. The record of
  * that scan is kept in the store's `local` data directory. The digest leaves out
  * mtimes, owners and inodes, so equal content gives an equal pin wherever it
- * lives.
+ * lives. A snapshot hard-links the files an earlier snapshot already wrote
+ * (see `_local_file_store.ts`), so only new and changed files are copied.
  *
  * @module
  */
@@ -23,7 +24,8 @@ import type {
 } from "../../core/plugin/types.ts";
 import { isDigest } from "../../core/digest.ts";
 import { DigestMismatchError, InvalidInputError } from "../../core/errors.ts";
-import { copyTree } from "./_local_copy.ts";
+import { type CopyCounts, copyTree } from "./_local_copy.ts";
+import { FileStore } from "./_local_file_store.ts";
 import { localDirectory, localPatterns, type LocalScan, scanLocal } from "./_local_resolve.ts";
 import { selectionDigest } from "./_local_selection.ts";
 
@@ -72,12 +74,23 @@ async function onLoad(args: SourceLoadArgs, context: PluginContext): Promise<Sou
     );
   }
 
-  const snapshot = await context.content.createSnapshot(
-    { id, kind: "local" },
-    (diffDir) =>
-      copyTree(scan.tree, dir, diffDir, { name, stampMs: scan.stampMs, signal: context.signal }),
+  const files = new FileStore(`${await context.content.dataDir("local")}/files`);
+  const snapshot = await context.progress.step(
+    `[internal] snapshot local ${name}`,
+    (progress) =>
+      context.content.createSnapshot({ id, kind: "local" }, async (diffDir) => {
+        const options = { name, stampMs: scan.stampMs, files, signal: context.signal };
+        const counts = await copyTree(scan.tree, dir, diffDir, options);
+        progress.status(formatCopyCounts(counts), counts.copied, counts.copied + counts.linked);
+      }),
   );
   return { snapshot };
+}
+
+/** Formats the counts of a snapshot's files as its step's final status. */
+function formatCopyCounts(counts: CopyCounts): string {
+  const files = counts.copied + counts.linked;
+  return `${counts.copied} of ${files} files copied, ${counts.linked} linked`;
 }
 
 function scanKey(dir: string, attrs: Record<string, string>): string {

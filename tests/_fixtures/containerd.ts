@@ -13,7 +13,7 @@ export interface TestContainerd extends AsyncDisposable {
   readonly address: string;
   /** The namespace `ctr` works in. */
   readonly namespace: string;
-  /** The temporary directory holding containerd's root, state, config and socket. */
+  /** The temporary directory that contains containerd's root, state, config and socket. */
   readonly dir: string;
   /** Stops containerd with SIGKILL, as a crash does; the root and state stay for `restart`. */
   kill(): Promise<void>;

@@ -35,12 +35,14 @@ export interface GitServerOptions {
   root?: string;
   auth?: GitServerAuth;
   /**
-   * Reject wants of objects that no ref points at, answering "not our ref"
-   * as git's upload-pack does over a stateful connection without
+   * Reject wants of objects that no ref points at with "not our ref", as
+   * git's upload-pack does over a stateful connection without
    * `uploadpack.allowReachableSHA1InWant`. Over HTTP, git itself allows any
    * reachable commit, so this mimics a stricter server.
    */
   refuseUnadvertisedWants?: boolean;
+  /** Ignore the Git-Protocol header, so the server speaks protocol v1 only. */
+  protocolV1Only?: boolean;
 }
 
 /** A running server; `url(name)` is the clone URL of `<root>/<name>.git`. */
@@ -79,7 +81,8 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     if (!authorized(request, options.auth)) response = challenge();
     else if (refused) response = notOurRef(refused);
     else {
-      response = await runBackend(root, request, url, body, () => {
+      const protocol = options.protocolV1Only ? undefined : request.headers.get("git-protocol");
+      response = await runBackend(root, request, url, body, protocol, () => {
         if (record.kind !== "fetch" || state.corruptFetches === 0) return false;
         state.corruptFetches--;
         return true;
@@ -167,6 +170,7 @@ async function runBackend(
   request: Request,
   url: URL,
   body: Uint8Array,
+  protocol: string | null | undefined,
   shouldCorrupt: () => boolean,
 ): Promise<Response> {
   const env: Record<string, string> = {
@@ -182,7 +186,6 @@ async function runBackend(
     HOME: root,
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
   };
-  const protocol = request.headers.get("git-protocol");
   if (protocol) env.GIT_PROTOCOL = protocol;
   const encoding = request.headers.get("content-encoding");
   if (encoding) env.HTTP_CONTENT_ENCODING = encoding;
@@ -235,7 +238,9 @@ export function corruptPackData(body: Uint8Array<ArrayBuffer>): Uint8Array<Array
       offset += 4;
       continue;
     }
-    if (body[offset + 4] === 1 && length > 6) packets.push({ start: offset + 5, length: length - 5 });
+    if (body[offset + 4] === 1 && length > 6) {
+      packets.push({ start: offset + 5, length: length - 5 });
+    }
     offset += length;
   }
   const copy = body.slice();

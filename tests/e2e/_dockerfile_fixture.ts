@@ -81,7 +81,9 @@ function runBuild(options: DockerfileBuildOptions, sink: RecordingSink): Promise
     noCache: options.noCache,
     secrets: {
       get: (id) =>
-        Promise.resolve(Object.hasOwn(secrets, id) ? new TextEncoder().encode(secrets[id]) : undefined),
+        Promise.resolve(
+          Object.hasOwn(secrets, id) ? new TextEncoder().encode(secrets[id]) : undefined,
+        ),
     },
     ssh: { socket: (id) => (Object.hasOwn(ssh, id) ? ssh[id] : undefined) },
   });

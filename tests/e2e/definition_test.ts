@@ -1,7 +1,7 @@
 /**
- * End-to-end tests of build programs: a program using the graph builder, piped into
- * `tsbuild build`, gives the image an equivalent Dockerfile gives; `tsbuild debug
- * dump-definition` prints both definitions; examples/build-self.ts builds tsbuild's sources.
+ * End-to-end tests of build programs. A program using the graph builder, piped into
+ * `tsbuild build`, gives the image that an equivalent Dockerfile gives. `tsbuild debug
+ * dump-definition` prints both definitions, and examples/build-self.ts builds tsbuild's sources.
  *
  * @module
  */
@@ -25,9 +25,9 @@ RUN chmod +x /app/app.sh
 CMD ["/app/app.sh"]
 `;
 
-// The same build as DOCKERFILE, op for op: the frontend pins the base image to its digest and
-// the platform, copies with Docker's COPY options, runs with the base image's environment, and
-// keeps the base image's config and history with one entry per instruction.
+// The same build as DOCKERFILE, op for op. The frontend pins the base image to its digest and
+// the platform, and copies with Docker's COPY options. It runs RUN with the base image's
+// environment, and keeps the base image's config and history with one entry per instruction.
 const PROGRAM = `import { copy, image, local, writeDefinition } from "${MOD_PATH}";
 
 const base = JSON.parse(Deno.env.get("BASE_CONFIG")!);

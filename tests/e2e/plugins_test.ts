@@ -20,6 +20,9 @@ import {
 import { createTempDir } from "./_build.ts";
 
 const EXAMPLES = new URL("../../examples/plugins/", import.meta.url).pathname;
+// The directory Deno.makeTempDir() creates test directories in, as Rust's temp_dir() picks it;
+// the test plugins declare they may write there.
+const TEMP_ROOT = Deno.env.get("TMPDIR") || "/tmp";
 
 // A source ("greeting://") and an exporter ("listing") in one plugin, with a helper module of
 // its own imported by relative path.
@@ -30,7 +33,7 @@ import { digestText, listingLine } from "./lib/text.ts";
 const plugin: Plugin = {
   apiVersion: 1,
   name: "greeting",
-  permissions: { read: ["/tmp"], write: ["/tmp"] },
+  permissions: { read: [${JSON.stringify(TEMP_ROOT)}], write: [${JSON.stringify(TEMP_ROOT)}] },
   sources: [{
     schemes: ["greeting"],
     async onResolve(args: SourceResolveArgs) {
@@ -174,7 +177,7 @@ const READER_PLUGIN = (declared: string) =>
 const plugin: Plugin = {
   apiVersion: 1,
   name: "reader",
-  permissions: { read: [${JSON.stringify(declared)}], write: ["/tmp"] },
+  permissions: { read: [${JSON.stringify(declared)}], write: [${JSON.stringify(TEMP_ROOT)}] },
   exporters: [{
     name: "passwd",
     async onExport(args: ExportArgs) {
@@ -244,7 +247,7 @@ Deno.test("plugins: the host checks paths a plugin hands it", async () => {
     `export default {
   apiVersion: 1,
   name: "writer",
-  permissions: { write: ["/tmp"] },
+  permissions: { write: [${JSON.stringify(TEMP_ROOT)}] },
   exporters: [{
     name: "tree",
     async onExport(args, context) {

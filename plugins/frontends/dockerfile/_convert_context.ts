@@ -70,7 +70,8 @@ export function withLocation<T>(location: SourceLocation, fn: () => T): T {
 function locatedError(error: unknown, location: SourceLocation): unknown {
   if (error instanceof DockerfileSyntaxError) return error;
   const relocate = error instanceof SyntaxError ||
-    (error instanceof TsbuildError && (error.code === "INVALID_INPUT" || error.code === "NOT_FOUND"));
+    (error instanceof TsbuildError &&
+      (error.code === "INVALID_INPUT" || error.code === "NOT_FOUND"));
   if (!relocate) return error;
   return new DockerfileSyntaxError((error as Error).message, { ...location, cause: error });
 }

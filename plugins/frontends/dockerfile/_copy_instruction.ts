@@ -84,7 +84,9 @@ export async function applyCopy(
       ? remoteSource(source, instruction, { checksum: checksum || undefined, location })
       : rejectRemote(source, location);
     if (remote) {
-      actions.push(copy(remote.state, remote.path, dest, { ...options, attemptUnpack: remote.unpack }));
+      actions.push(
+        copy(remote.state, remote.path, dest, { ...options, attemptUnpack: remote.unpack }),
+      );
       continue;
     }
     actions.push(localCopy(base, source, dest, options, instruction, location));
@@ -93,10 +95,17 @@ export async function applyCopy(
     actions.push(heredocCopy(heredoc, dest, options, stage, context, location));
   }
 
-  stage.state = instruction.link && !chmod
-    ? merge([stage.state, scratch().platform(stage.platform).file(...actions)], info)
-    : stage.state.describe(info).file(...actions);
-  stage.history.push(historyEntry(commitMessage(instruction, chown, chmod, sources, rawDest), false));
+  if (instruction.link && !chmod) {
+    // As in BuildKit: the copy made on scratch, then a merge named "LINK COPY ...".
+    const layer = scratch().platform(stage.platform).describe(info).file(...actions);
+    const description = info.description?.replace(/^(\[[^\]]*\] )?/, "$1LINK ");
+    stage.state = merge([stage.state, layer], { ...info, description });
+  } else {
+    stage.state = stage.state.describe(info).file(...actions);
+  }
+  stage.history.push(
+    historyEntry(commitMessage(instruction, chown, chmod, sources, rawDest), false),
+  );
 }
 
 // The destination keeps a trailing slash, which makes it a directory; "." and "" name the
@@ -170,8 +179,9 @@ function heredocCopy(
   // As in BuildKit, an unquoted delimiter expands variables in the body, where quotes are
   // ordinary characters.
   const data = heredoc.expand
-    ? context.located(location, () =>
-      expandWord(heredoc.content, stageLookup(stage), { processQuotes: false })
+    ? context.located(
+      location,
+      () => expandWord(heredoc.content, stageLookup(stage), { processQuotes: false }),
     )
     : heredoc.content;
   const name = heredoc.name.replace(/^\/+/, "");

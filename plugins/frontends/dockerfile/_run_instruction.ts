@@ -89,7 +89,9 @@ function runArgs(
     }
     return { args: command.args, mounts: [] };
   }
-  if (instruction.heredocs.length === 0) return { args: [...stage.shell, command.script], mounts: [] };
+  if (instruction.heredocs.length === 0) {
+    return { args: [...stage.shell, command.script], mounts: [] };
+  }
 
   const only = singleHeredoc(command.script);
   if (!only) {
@@ -140,11 +142,20 @@ async function runMount(
     ? (spec.type === "cache" ? undefined : context.context)
     : await context.stateFor(spec.from, stage.platform);
   if (spec.type === "bind") {
-    return { dest: target, type: "bind", from, selector: sourceSelector(source), readonly: spec.readonly };
+    return {
+      dest: target,
+      type: "bind",
+      from,
+      selector: sourceSelector(source),
+      readonly: spec.readonly,
+    };
   }
 
   let selector = sourceSelector(source);
-  if (selector === undefined && (spec.uid !== undefined || spec.gid !== undefined || spec.mode !== undefined)) {
+  if (
+    selector === undefined &&
+    (spec.uid !== undefined || spec.gid !== undefined || spec.mode !== undefined)
+  ) {
     // As in BuildKit, the cache's owner and mode come from a directory it starts as a copy of.
     from = (from ?? scratch().platform(stage.platform)).describe({
       description: "[internal] setting cache mount permissions",

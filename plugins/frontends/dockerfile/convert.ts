@@ -94,7 +94,8 @@ function createContext(
 ): ConvertContext {
   const converted = new Map<Stage, Promise<StageState>>();
   const converting = new Set<Stage>();
-  const namespace = options.buildArgs.BUILDKIT_CACHE_MOUNT_NS ?? globals.get("BUILDKIT_CACHE_MOUNT_NS");
+  const namespace = options.buildArgs.BUILDKIT_CACHE_MOUNT_NS ??
+    globals.get("BUILDKIT_CACHE_MOUNT_NS");
 
   const context: ConvertContext = {
     file: options.file,
@@ -148,7 +149,9 @@ async function stateFor(
   const stage = findStage(stages, from);
   if (stage) return (await context.convertStage(stage)).state;
   if (/^\d+$/.test(from)) {
-    throw new NotFoundError(`Failed to find stage ${from}: the Dockerfile has ${stages.length} stages`);
+    throw new NotFoundError(
+      `Failed to find stage ${from}: the Dockerfile has ${stages.length} stages`,
+    );
   }
   let resolved: ResolvedImage;
   try {
@@ -215,7 +218,10 @@ async function fromStage(
   const location = { file: from.file, line: from.startLine };
   const globalLookup = (name: string) => context.globals.get(name);
   const expandGlobal = (word: string) =>
-    withLocation(location, () => expandWord(word, globalLookup, { escapeChar: context.escapeChar }));
+    withLocation(
+      location,
+      () => expandWord(word, globalLookup, { escapeChar: context.escapeChar }),
+    );
   const reference = expandGlobal(from.image);
   if (!reference) {
     throw new DockerfileSyntaxError(`base name (${from.image}) should not be blank`, location);
@@ -335,7 +341,10 @@ function evaluateGlobalArgs(
         usedBuildArgs.add(arg.name);
       } else if (arg.defaultValue !== undefined) {
         const raw = arg.defaultValue;
-        values.set(arg.name, withLocation(location, () => expandWord(raw, (name) => values.get(name))));
+        values.set(
+          arg.name,
+          withLocation(location, () => expandWord(raw, (name) => values.get(name))),
+        );
       }
     }
   }

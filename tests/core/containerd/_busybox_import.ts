@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type BusyboxImage, buildBusyboxImage } from "../../_fixtures/busybox_image.ts";
+import { buildBusyboxImage, type BusyboxImage } from "../../_fixtures/busybox_image.ts";
 import type { TestContainerd } from "../../_fixtures/containerd.ts";
 
 /**

@@ -1,8 +1,8 @@
 /**
  * A runnable test image and an ExporterContext that offers it, for tests of the `image`
- * exporter and for the containerd export benchmark: the busybox layer of the busybox fixture,
- * a layer with the test's files, and a config whose Cmd the test chooses, all in a real
- * BlobStore. Also writes the same image as an OCI archive for `ctr images import`.
+ * exporter and for the containerd export benchmark. The image has the busybox fixture's layer,
+ * a layer with the test's files and a config with the test's Cmd, all in a real BlobStore. The
+ * same image can be written as an OCI archive for `ctr images import`.
  *
  * @module
  */

@@ -86,7 +86,7 @@ Deno.test({
 
     assertEquals(
       longer.message,
-      `Failed to write blob "${digest}" to containerd: the stream carried more than 5 bytes, but the descriptor says 5`,
+      `Failed to write blob "${digest}" to containerd: the stream carried more than 5 bytes, but the expected size is 5`,
     );
     assertStringIncludes(shorter.message, "the stream carried 4 bytes");
     assertEquals(await client.content.info(digest), undefined);
@@ -286,7 +286,10 @@ Deno.test("createContainerdClient() reports a path nobody listens on", async () 
 
     const error = await assertRejects(() => client.version(), RemoteError);
 
-    assertStringIncludes(error.message, `nothing accepts connections on containerd socket "${address}"`);
+    assertStringIncludes(
+      error.message,
+      `nothing accepts connections on containerd socket "${address}"`,
+    );
     assertEquals(error.data.reason, "unreachable");
   } finally {
     await Deno.remove(dir, { recursive: true });

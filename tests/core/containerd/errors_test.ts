@@ -64,7 +64,10 @@ Deno.test("containerdError() maps status codes to tsbuild errors", () => {
   const other = containerdError(wireError(Code.Internal, "disk full"), call);
 
   assert(notFound instanceof NotFoundError);
-  assertEquals(notFound.message, 'Failed to list images: not found in containerd namespace "buildkit"');
+  assertEquals(
+    notFound.message,
+    'Failed to list images: not found in containerd namespace "buildkit"',
+  );
   assert(exists instanceof AlreadyExistsError);
   assertEquals(exists.code, "ALREADY_EXISTS");
   assert(invalid instanceof InvalidInputError);

@@ -84,9 +84,7 @@ Deno.test({
       assertEquals(image.indexDigest, index.digest);
       assertEquals(
         error.message,
-        `Failed to resolve "example.com/multi:1" in containerd namespace "buildkit": no manifest for platform "linux/s390x" (available: "${
-          hostPlatform().os
-        }/${hostPlatform().architecture}")`,
+        `Failed to resolve "example.com/multi:1" in containerd namespace "buildkit": no manifest for platform "linux/s390x" (available: "${hostPlatform().os}/${hostPlatform().architecture}")`,
       );
     });
   },

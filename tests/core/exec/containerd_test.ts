@@ -18,6 +18,8 @@ import {
   assertStringIncludes,
 } from "../../_assert.ts";
 import { hasContainerd, startContainerd, type TestContainerd } from "../../_fixtures/containerd.ts";
+import { runCli } from "../../_fixtures/cli.ts";
+import { importBusybox } from "../containerd/_busybox_import.ts";
 import { describeTree } from "../snapshot/_tree.ts";
 import { createBusyboxLayer, mountsUnder } from "./_busybox.ts";
 
@@ -366,7 +368,11 @@ Deno.test({
       await Deno.mkdir(runcUpper);
       const stateRoot = await Deno.makeTempDir({ prefix: "tsbuild-runc-state-" });
       try {
-        const runc = runner(createRuncExecutor({ stateRoot, snapshotter: "overlay" }), [base], runcUpper);
+        const runc = runner(
+          createRuncExecutor({ stateRoot, snapshotter: "overlay" }),
+          [base],
+          runcUpper,
+        );
 
         const viaContainerd = await run(["/bin/sh", "-c", script]);
         const viaRunc = await runc(["/bin/sh", "-c", script]);
@@ -395,7 +401,11 @@ Deno.test({
       await Deno.mkdir(join(dir, "base"));
       await Deno.mkdir(join(dir, "upper"));
       await createBusyboxLayer(join(dir, "base"));
-      const run = runner(createContainerdExecutor({ client }), [join(dir, "base")], join(dir, "upper"));
+      const run = runner(
+        createContainerdExecutor({ client }),
+        [join(dir, "base")],
+        join(dir, "upper"),
+      );
 
       const error = await assertRejects(() => run(["true"]), RemoteError);
 
@@ -405,4 +415,85 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test({
+  name: "build with --executor containerd gives the image runc gives",
+  ignore,
+  async fn() {
+    await using containerd = await startContainerd({ namespace: "buildkit" });
+    await importBusybox(containerd);
+    const dir = await Deno.makeTempDir({ prefix: "tsbuild-containerd-exec-test-" });
+    try {
+      await Deno.mkdir(join(dir, "context"));
+      await Deno.writeTextFile(
+        join(dir, "context", "Dockerfile"),
+        [
+          "FROM busybox:1",
+          "RUN mkdir -p /app/data && echo one > /app/data/1.txt && chmod 600 /app/data/1.txt",
+          "RUN ln -s /app/data/1.txt /app/link && rm /etc/group && chown 1000:1000 /app/data",
+          "USER app",
+          "WORKDIR /home/app",
+          "RUN id > ids.txt && echo $HOME > home.txt",
+          "",
+        ].join("\n"),
+      );
+      const build = async (executor: string) => {
+        const result = await runCli([
+          "build",
+          "--root",
+          join(dir, `root-${executor}`),
+          "--progress",
+          "plain",
+          "--containerd-address",
+          containerd.address,
+          "--executor",
+          executor,
+          "--output",
+          `type=local,dest=${join(dir, `out-${executor}`)}`,
+          "--output",
+          `type=oci,dest=${join(dir, `${executor}.tar`)}`,
+          join(dir, "context"),
+        ], { env: { SOURCE_DATE_EPOCH: "0" } });
+        assertEquals(result.code, 0, result.stderr);
+        return result.stderr.match(/exported oci: (sha256:[a-f0-9]{64})/)?.[1];
+      };
+
+      const viaContainerd = await build("containerd");
+      const viaRunc = await build("runc");
+
+      const tree = await describeTree(join(dir, "out-containerd"), { times: false });
+      assertEquals(tree, await describeTree(join(dir, "out-runc"), { times: false }));
+      assertEquals(tree["home/app/ids.txt"], 'file 644 1000:1000 "uid=1000(app) gid=1000\\n"');
+      assertEquals(tree["etc/group"], undefined);
+      assert(viaContainerd, "the containerd build exported no OCI image");
+      assertEquals(viaContainerd, viaRunc, "both executors must give the same image digest");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("build rejects an unknown --executor", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsbuild-containerd-exec-test-" });
+  try {
+    await Deno.writeTextFile(join(dir, "Dockerfile"), "FROM scratch\n");
+
+    const result = await runCli([
+      "build",
+      "--root",
+      join(dir, "root"),
+      "--executor",
+      "podman",
+      dir,
+    ]);
+
+    assertEquals(result.code === 0, false);
+    assertStringIncludes(
+      result.stderr,
+      'Invalid --executor "podman": expected "runc" or "containerd"',
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

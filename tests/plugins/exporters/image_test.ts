@@ -1,7 +1,7 @@
 import { randomBytes } from "../../../core/deps.ts";
 import { type ContainerdClient, createContainerdClient } from "../../../core/containerd/client.ts";
 import { digestOf } from "../../../core/digest.ts";
-import { InvalidInputError, RemoteError } from "../../../core/errors.ts";
+import { CancelledError, InvalidInputError, RemoteError } from "../../../core/errors.ts";
 import imageExporterPlugin, { imageExporter } from "../../../plugins/exporters/image.ts";
 import {
   assert,
@@ -11,6 +11,8 @@ import {
   assertStringIncludes,
 } from "../../_assert.ts";
 import { hasContainerd, startContainerd, type TestContainerd } from "../../_fixtures/containerd.ts";
+import { runCli } from "../../_fixtures/cli.ts";
+import { importBusybox } from "../../core/containerd/_busybox_import.ts";
 import { createImageContext, type ImageContext } from "../../core/containerd/_image_context.ts";
 
 const HELLO_SCRIPT = "#!/bin/sh\necho hello from tsbuild\n";
@@ -18,8 +20,9 @@ const ignore = !hasContainerd();
 
 /** Starts containerd in namespace "buildkit" with a client and a test image. */
 async function withExport(
-  fn: (setup: { containerd: TestContainerd; client: ContainerdClient; image: ImageContext }) =>
-    Promise<void>,
+  fn: (
+    setup: { containerd: TestContainerd; client: ContainerdClient; image: ImageContext },
+  ) => Promise<void>,
   files: Record<string, string | Uint8Array> = { "hello.sh": HELLO_SCRIPT },
 ): Promise<void> {
   await using containerd = await startContainerd({ namespace: "buildkit" });
@@ -297,6 +300,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "imageExporter stops on cancellation and releases its lease",
+  ignore,
+  async fn() {
+    await using containerd = await startContainerd({ namespace: "buildkit" });
+    const controller = new AbortController();
+    using client = createContainerdClient({
+      address: containerd.address,
+      namespace: "buildkit",
+      signal: controller.signal,
+    });
+    await using image = await createImageContext({
+      containerd: client,
+      files: { "payload.bin": randomBytes(16 * 1024 * 1024) },
+      gzipLevel: 1,
+      onStatus: (line) => {
+        const written = Number(line.match(/writing layers (\d+)\//)?.[1] ?? 0);
+        if (written > image.image.layers[0].size) controller.abort();
+      },
+    });
+
+    const error = await assertRejects(
+      () => exportImage(image, { name: "app:dev" }),
+      CancelledError,
+    );
+
+    assertStringIncludes(error.message, "the build was cancelled");
+    const unsignalled = client.withSignal(undefined);
+    assertEquals(await unsignalled.leases.list(), [], "the lease must go also after a cancel");
+    assertEquals(await unsignalled.images.list(), []);
+  },
+});
+
+Deno.test({
   name: "imageExporter reports a name containerd rejects",
   ignore,
   async fn() {
@@ -334,3 +370,48 @@ function countWrites(client: ContainerdClient) {
   counts.client = wrap(client);
   return counts;
 }
+
+Deno.test({
+  name: "build --exporter image stores a runnable image",
+  ignore,
+  async fn() {
+    await using containerd = await startContainerd({ namespace: "buildkit" });
+    await importBusybox(containerd);
+    const dir = await Deno.makeTempDir({ prefix: "tsbuild-image-exporter-test-" });
+    try {
+      await Deno.mkdir(`${dir}/context`);
+      await Deno.writeTextFile(
+        `${dir}/context/Dockerfile`,
+        'FROM busybox:1\nRUN echo "built by tsbuild" > /message\nCMD ["cat", "/message"]\n',
+      );
+
+      const built = await runCli([
+        "build",
+        "--root",
+        `${dir}/root`,
+        "--progress",
+        "plain",
+        "--containerd-address",
+        containerd.address,
+        "--exporter",
+        "image",
+        "--exporter-opt",
+        "name=cli/app:1",
+        "--exporter-opt",
+        "unpack=true",
+        `${dir}/context`,
+      ]);
+
+      assertEquals(built.code, 0, built.stderr);
+      const digest = built.stderr.match(/exported image: (sha256:[a-f0-9]{64})/)?.[1];
+      assert(digest, built.stderr);
+      const listed = (await containerd.ctr(["images", "ls"])).split("\n")
+        .find((line) => line.startsWith("docker.io/cli/app:1 "));
+      assertStringIncludes(listed ?? "", digest);
+      const output = await containerd.ctr(["run", "--rm", "docker.io/cli/app:1", "run-cli"]);
+      assertEquals(output, "built by tsbuild\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

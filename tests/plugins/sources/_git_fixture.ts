@@ -64,7 +64,11 @@ export interface GitFixture {
     options?: ContextOptions,
   ): Promise<SourceResolveResult>;
   /** Calls onResolve, then onLoad, and returns the snapshot's diff directory. */
-  load(path: string, attrs?: Record<string, string>, options?: ContextOptions): Promise<LoadOutcome>;
+  load(
+    path: string,
+    attrs?: Record<string, string>,
+    options?: ContextOptions,
+  ): Promise<LoadOutcome>;
   /** Solves `git(url, {ref})` with a fresh solver, as a build would, with the cache. */
   solve(url: string, ref?: string, options?: ContextOptions): Promise<SolveOutcome>;
 }
@@ -111,7 +115,8 @@ export async function withGitFixture(
     sink,
     repository: (name) => createTestRepository(server.root, name, join(dir, "work")),
     context,
-    resolve: (path, attrs = {}, options) => gitSource.onResolve(args(path, attrs), context(options)),
+    resolve: (path, attrs = {}, options) =>
+      gitSource.onResolve(args(path, attrs), context(options)),
     async load(path, attrs = {}, options) {
       const resolved = await gitSource.onResolve(args(path, attrs), context(options));
       const loaded = await gitSource.onLoad(
@@ -119,7 +124,11 @@ export async function withGitFixture(
         context(options),
       );
       if (!loaded.snapshot) throw new Error("onLoad returned no snapshot");
-      return { ...resolved, snapshot: loaded.snapshot, diffDir: store.snapshots.diffDir(loaded.snapshot) };
+      return {
+        ...resolved,
+        snapshot: loaded.snapshot,
+        diffDir: store.snapshots.diffDir(loaded.snapshot),
+      };
     },
     async solve(url, ref, options) {
       const graph = loadGraph(gitState(url, ref ? { ref } : {}).marshal());

@@ -91,7 +91,10 @@ Deno.test("tsbuild build runs ADD of a git URL at a tag", async () => {
 
     assertEquals(result.code, 0, result.stderr);
     assertEquals(await Deno.readTextFile(join(out, "src/app/hello.txt")), "hello from git\n");
-    assertEquals(await Deno.readTextFile(join(out, "src/Dockerfile")), "FROM scratch\nCOPY app /app\n");
+    assertEquals(
+      await Deno.readTextFile(join(out, "src/Dockerfile")),
+      "FROM scratch\nCOPY app /app\n",
+    );
     assertEquals(await Deno.readTextFile(join(out, "app-only/hello.txt")), "hello from git\n");
     assertEquals((await Deno.lstat(join(out, "app-only/run.sh"))).mode! & 0o777, 0o755);
     assertEquals(await Deno.readLink(join(out, "app-only/link")), "hello.txt");
@@ -182,7 +185,9 @@ Deno.test("tsbuild build names the URL and ref of an unknown git ref", async () 
     assertEquals(result.code, 1, result.stderr);
     assert(
       result.stderr.includes(
-        `Failed to resolve git reference "v2" in "${server.url("app")}": no branch, tag or commit has that name (close matches: "v1")`,
+        `Failed to resolve git reference "v2" in "${
+          server.url("app")
+        }": no branch, tag or commit has that name (close matches: "v1")`,
       ),
       result.stderr,
     );

@@ -140,7 +140,9 @@ Deno.test("git source authenticates with a secret, the URL or the environment", 
     const fromHostSecret = await fixture.load(url, { "keep-git-dir": "true" }, {
       secrets: { [`GIT_AUTH_TOKEN.${host}`]: TOKEN, GIT_AUTH_TOKEN: "wrong" },
     });
-    const fromUrl = await fixture.resolve(url.replace("http://", `http://x-access-token:${TOKEN}@`));
+    const fromUrl = await fixture.resolve(
+      url.replace("http://", `http://x-access-token:${TOKEN}@`),
+    );
     Deno.env.set("TSBUILD_GIT_AUTH_TOKEN", TOKEN);
     try {
       const fromEnvironment = await fixture.resolve(url);
@@ -210,18 +212,40 @@ Deno.test("git source rejects corrupt pack data and keeps the store usable", asy
     );
 
     assert(
-      error.message.startsWith(`Failed to fetch "${url}" at "main": corrupt pack data from the server: `),
+      error.message.startsWith(
+        `Failed to fetch "${url}" at "main": corrupt pack data from the server: `,
+      ),
       error.message,
     );
     assertEquals(await listDir(join(shared, "objects/pack")), packsBefore);
     assertEquals(await listDir(join(shared, "refs/tsbuild/commits")), recordedBefore);
-    assertEquals((await listDir(join(shared, ".."))).filter((name) => name.startsWith("staging-")), []);
+    assertEquals(
+      (await listDir(join(shared, ".."))).filter((name) => name.startsWith("staging-")),
+      [],
+    );
     await git(["fsck", "--strict", "--no-progress", "--no-dangling"], { cwd: shared });
 
     const retried = await fixture.load(url, { ref: "main" });
     assertEquals(retried.pin, second);
     assertEquals(await Deno.readTextFile(join(retried.diffDir, "content.txt")), "two\n");
     assertEquals(await Deno.readTextFile(join(first.diffDir, "content.txt")), "one\n");
+  });
+});
+
+Deno.test("git source reports a commit the server lacks", async () => {
+  await withGitFixture(async (fixture) => {
+    const url = await createRepository(fixture);
+    const missing = "0123456789abcdef0123456789abcdef01234567";
+
+    const error = await assertRejects(() => fixture.load(url, { ref: missing }), NotFoundError);
+
+    assertEquals(
+      error.message,
+      `Failed to fetch "${url}" at "${missing}": the server has no commit "${missing}" reachable from its branches and tags`,
+    );
+    const shared = await sharedRepository(fixture);
+    assertEquals(await listDir(join(shared, "refs/tsbuild/commits")), []);
+    assertEquals(await listDir(join(shared, "objects/pack")), []);
   });
 });
 
@@ -262,7 +286,9 @@ Deno.test("git source rejects an SSH URL", async () => {
 
 async function pushSecondCommit(fixture: GitFixture, url: string): Promise<string> {
   const work = join(fixture.dir, "second");
-  await git(["clone", "--quiet", join(fixture.server.root, "repo.git"), work], { cwd: fixture.dir });
+  await git(["clone", "--quiet", join(fixture.server.root, "repo.git"), work], {
+    cwd: fixture.dir,
+  });
   await Deno.writeTextFile(join(work, "content.txt"), "two\n");
   await git(["commit", "--quiet", "-am", "two"], { cwd: work, date: 1_700_000_500 });
   await git(["push", "--quiet", "origin", "main"], { cwd: work });

@@ -77,7 +77,9 @@ Deno.test("git source builds a lightweight tag", async () => {
 Deno.test("git source peels an annotated tag to its commit", async () => {
   await withGitFixture(async (fixture) => {
     const sample = await createSample(fixture);
-    const tagObject = await git(["rev-parse", "v3"], { cwd: join(fixture.server.root, "sample.git") });
+    const tagObject = await git(["rev-parse", "v3"], {
+      cwd: join(fixture.server.root, "sample.git"),
+    });
 
     const loaded = await fixture.load(sample.url, { ref: "v3" });
 
@@ -132,6 +134,31 @@ Deno.test("git source deepens when the server refuses an unadvertised commit", a
     // The refused direct request, then one deepening of every branch and tag.
     assertEquals(fixture.server.counts().fetch, 2);
   }, { refuseUnadvertisedWants: true });
+});
+
+Deno.test("git source fetches from a protocol v1 server", async () => {
+  await withGitFixture(async (fixture) => {
+    const sample = await createSample(fixture);
+
+    const tag = await fixture.load(sample.url, { ref: "v3", subdir: "docs" });
+    const unreferenced = await fixture.load(sample.url, { ref: sample.middle });
+
+    assertEquals(tag.pin, sample.main);
+    assertEquals(await Deno.readTextFile(join(tag.diffDir, "guide.md")), "guide v3\n");
+    assertEquals(await readme(unreferenced.diffDir), "middle\n");
+    assertEquals(fixture.server.counts()["ls-refs"], 0);
+  }, { protocolV1Only: true });
+});
+
+Deno.test("git source deepens on a protocol v1 server that refuses a commit", async () => {
+  await withGitFixture(async (fixture) => {
+    const sample = await createSample(fixture);
+
+    const loaded = await fixture.load(sample.url, { ref: sample.middle });
+
+    assertEquals(await readme(loaded.diffDir), "middle\n");
+    assertEquals(fixture.server.counts().fetch, 2);
+  }, { protocolV1Only: true, refuseUnadvertisedWants: true });
 });
 
 Deno.test("git source resolves an abbreviated hash of a ref tip", async () => {
@@ -197,9 +224,13 @@ Deno.test("git source checks out modes, symlinks, times and owner", async () => 
     assertEquals(await modeOf(join(diffDir, "docs")), 0o755);
     assertEquals(await modeOf(diffDir), 0o755);
     const commitTime = Number(
-      await git(["show", "-s", "--format=%ct", sample.first], { cwd: join(fixture.server.root, "sample.git") }),
+      await git(["show", "-s", "--format=%ct", sample.first], {
+        cwd: join(fixture.server.root, "sample.git"),
+      }),
     );
-    for (const path of ["", "README.md", "bin", "bin/run.sh", "docs/readme", "absolute", "docs/deep"]) {
+    for (
+      const path of ["", "README.md", "bin", "bin/run.sh", "docs/readme", "absolute", "docs/deep"]
+    ) {
       const info = await Deno.lstat(join(diffDir, path));
       assertEquals(info.mtime?.getTime(), commitTime * 1000, `mtime of "${path}"`);
       assertEquals([info.uid, info.gid], [0, 0], `owner of "${path}"`);
@@ -254,7 +285,15 @@ Deno.test("git source checks out submodules on request", async () => {
 
     const app = await fixture.repository("app");
     await app.write({ "app.txt": "app\n" });
-    await app.git(["-c", "protocol.file.allow=always", "submodule", "add", "--quiet", "../library.git", "vendor/library"]);
+    await app.git([
+      "-c",
+      "protocol.file.allow=always",
+      "submodule",
+      "add",
+      "--quiet",
+      "../library.git",
+      "vendor/library",
+    ]);
     await git(["checkout", "--quiet", libraryFirst], { cwd: join(app.work, "vendor/library") });
     const appCommit = await app.commit("app with library v1");
     await app.push();

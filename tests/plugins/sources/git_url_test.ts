@@ -39,13 +39,28 @@ Deno.test("isGitContext() follows docker build's rules", () => {
 
 Deno.test("splitGitUrl() splits the ref and subdir of the fragment", () => {
   assertEquals(splitGitUrl("https://h/r.git"), { url: "https://h/r.git" });
-  assertEquals(splitGitUrl("https://h/r.git#v1"), { url: "https://h/r.git", ref: "v1", subdir: undefined });
-  assertEquals(splitGitUrl("https://h/r.git#v1:a/b"), { url: "https://h/r.git", ref: "v1", subdir: "a/b" });
-  assertEquals(splitGitUrl("https://h/r.git#:docs"), { url: "https://h/r.git", ref: undefined, subdir: "docs" });
+  assertEquals(splitGitUrl("https://h/r.git#v1"), {
+    url: "https://h/r.git",
+    ref: "v1",
+    subdir: undefined,
+  });
+  assertEquals(splitGitUrl("https://h/r.git#v1:a/b"), {
+    url: "https://h/r.git",
+    ref: "v1",
+    subdir: "a/b",
+  });
+  assertEquals(splitGitUrl("https://h/r.git#:docs"), {
+    url: "https://h/r.git",
+    ref: undefined,
+    subdir: "docs",
+  });
 });
 
 Deno.test("parseGitSource() separates credentials and settles options", () => {
-  const source = parseGitSource("HTTPS://alice:p%40ss@Example.COM:443/org/repo.git/#dev:./app/", {});
+  const source = parseGitSource(
+    "HTTPS://alice:p%40ss@Example.COM:443/org/repo.git/#dev:./app/",
+    {},
+  );
 
   assertEquals(source, {
     url: "https://example.com/org/repo.git",
@@ -77,7 +92,10 @@ Deno.test("parseGitSource() lets attributes win over the fragment", () => {
 
 Deno.test("parseGitSource() rejects an escaping subdir and an option-like ref", () => {
   assertThrows(() => parseGitSource("https://h/r.git#main:../x", {}), InvalidInputError);
-  assertThrows(() => parseGitSource("https://h/r.git", { ref: "--upload-pack=x" }), InvalidInputError);
+  assertThrows(
+    () => parseGitSource("https://h/r.git", { ref: "--upload-pack=x" }),
+    InvalidInputError,
+  );
   assertThrows(() => parseGitSource("ftp://h/r.git", {}), InvalidInputError);
 });
 
@@ -137,7 +155,11 @@ Deno.test("submoduleSource() resolves a relative URL with the parent's credentia
   const module = { name: "lib", path: "vendor/lib", url: "../lib.git" };
 
   const child = submoduleSource(parent, module, "1".repeat(40));
-  const elsewhere = submoduleSource(parent, { ...module, url: "https://other/lib.git" }, "1".repeat(40));
+  const elsewhere = submoduleSource(
+    parent,
+    { ...module, url: "https://other/lib.git" },
+    "1".repeat(40),
+  );
 
   assertEquals(child.url, "https://h/org/lib.git");
   assertEquals(child.userinfo, { username: "u", password: "t" });
