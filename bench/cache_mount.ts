@@ -39,7 +39,9 @@ function parseFlags(argv: string[]): BenchFlags {
     else throw new Error(`Unknown flag "${argv[i]}" (flags: --rounds N, --files N, --json PATH)`);
     i++;
   }
-  if (!(flags.rounds >= 1) || !(flags.files >= 1)) throw new Error("--rounds and --files must be at least 1");
+  if (!(flags.rounds >= 1) || !(flags.files >= 1)) {
+    throw new Error("--rounds and --files must be at least 1");
+  }
   return flags;
 }
 
@@ -57,7 +59,9 @@ function stepSeconds(events: ProgressEvent[], suffix: string): number {
     if (event.type === "vertex.started") started = event.time;
     if (event.type === "vertex.completed") completed = event.time;
   }
-  if (started === undefined || completed === undefined) throw new Error(`No timed step "…${suffix}"`);
+  if (started === undefined || completed === undefined) {
+    throw new Error(`No timed step "…${suffix}"`);
+  }
   return (completed - started) / 1000;
 }
 
@@ -65,8 +69,24 @@ async function hostSeconds(script: string): Promise<{ seconds: number; output: s
   const start = performance.now();
   const result = await new Deno.Command("/bin/busybox", { args: ["sh", "-c", script] }).output();
   const seconds = (performance.now() - start) / 1000;
-  if (!result.success) throw new Error(`host script failed: ${new TextDecoder().decode(result.stderr)}`);
+  if (!result.success) {
+    throw new Error(`host script failed: ${new TextDecoder().decode(result.stderr)}`);
+  }
   return { seconds, output: new TextDecoder().decode(result.stdout).trim() };
+}
+
+async function timeHostCold(dir: string, files: number): Promise<number> {
+  await Deno.mkdir(dir);
+  await sync();
+  const result = await hostSeconds(fillScript(dir, files));
+  if (result.output !== String(files)) {
+    throw new Error(`Expected ${files} files, found ${result.output}`);
+  }
+  return result.seconds;
+}
+
+async function sync(): Promise<void> {
+  await new Deno.Command("sync").output();
 }
 
 function median(values: number[]): number {
@@ -78,7 +98,8 @@ function median(values: number[]): number {
 async function cacheDirs(root: string): Promise<string[]> {
   const dir = `${root}/data/cache-mounts`;
   const entries = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
-  return entries.filter((entry) => entry.isDirectory).map((entry) => `${dir}/${entry.name}`);
+  return entries.filter((entry) => entry.isDirectory && !entry.name.startsWith("host-"))
+    .map((entry) => `${dir}/${entry.name}`);
 }
 
 async function main(flags: BenchFlags): Promise<void> {
@@ -92,7 +113,9 @@ async function main(flags: BenchFlags): Promise<void> {
     await Deno.writeTextFile(
       `${context}/Dockerfile`,
       `ARG BASE\nFROM \${BASE}\nARG ROUND\n` +
-        `RUN --mount=type=cache,id=bench-fill,target=/cache ${fillScript("/cache", flags.files)} > /count-$ROUND\n` +
+        `RUN --mount=type=cache,id=bench-fill,target=/cache ${
+          fillScript("/cache", flags.files)
+        } > /count-$ROUND\n` +
         `RUN echo "$ROUND" > /noop && true\n`,
     );
     const root = `${work}/root`;
@@ -108,44 +131,68 @@ async function main(flags: BenchFlags): Promise<void> {
       "host warm": [],
     };
     for (let round = 0; round < flags.rounds; round++) {
+      // The order alternates, and dirty pages are flushed before each timed run, so neither side
+      // always runs just after the other's file removals.
+      const hostFirst = round % 2 === 1;
+      // The host directory sits beside the cache directory, so both get the same placement.
+      const hostDir = `${root}/data/cache-mounts/host-${round}`;
+      if (hostFirst) rows["host cold"].push(await timeHostCold(hostDir, flags.files));
+
       for (const dir of await cacheDirs(root)) await Deno.remove(dir, { recursive: true });
+      await sync();
       const cold = await build(`${round}-cold`);
       rows["tsbuild cold"].push(stepSeconds(cold.events, "/count-$ROUND"));
       rows["tsbuild RUN true"].push(stepSeconds(cold.events, 'echo "$ROUND" > /noop && true'));
-      const warm = await build(`${round}-warm`);
-      rows["tsbuild warm"].push(stepSeconds(warm.events, "/count-$ROUND"));
+      if (!hostFirst) rows["host cold"].push(await timeHostCold(hostDir, flags.files));
 
       const [cacheDir] = await cacheDirs(root);
-      const hostDir = `${work}/host-${round}`;
-      await Deno.mkdir(hostDir);
-      const hostCold = await hostSeconds(fillScript(hostDir, flags.files));
+      await sync();
+      const warm = await build(`${round}-warm`);
+      rows["tsbuild warm"].push(stepSeconds(warm.events, "/count-$ROUND"));
+      await sync();
       const hostWarm = await hostSeconds(fillScript(cacheDir, flags.files));
-      if (hostCold.output !== String(flags.files) || hostWarm.output !== String(flags.files)) {
-        throw new Error(`Expected ${flags.files} files, found ${hostCold.output} and ${hostWarm.output}`);
+      if (hostWarm.output !== String(flags.files)) {
+        throw new Error(`Expected ${flags.files} files in the cache, found ${hostWarm.output}`);
       }
-      rows["host cold"].push(hostCold.seconds);
       rows["host warm"].push(hostWarm.seconds);
       await Deno.remove(hostDir, { recursive: true });
       console.error(`round ${round + 1}/${flags.rounds} done`);
     }
 
-    const medians = Object.fromEntries(Object.entries(rows).map(([name, values]) => [name, median(values)]));
+    const medians = Object.fromEntries(
+      Object.entries(rows).map(([name, values]) => [name, median(values)]),
+    );
     const noop = medians["tsbuild RUN true"];
+    // Ratios of the medians, and the median of each round's own ratio, which pairs runs made
+    // under the same disk conditions.
+    const paired = (step: string, host: string, minus = 0) =>
+      median(rows[step].map((value, round) => (value - minus) / rows[host][round]));
     const ratios = {
-      "cold: tsbuild step / host": medians["tsbuild cold"] / medians["host cold"],
-      "warm: tsbuild step / host": medians["tsbuild warm"] / medians["host warm"],
-      "cold: (step - RUN true) / host": (medians["tsbuild cold"] - noop) / medians["host cold"],
+      "warm: step / host": medians["tsbuild warm"] / medians["host warm"],
       "warm: (step - RUN true) / host": (medians["tsbuild warm"] - noop) / medians["host warm"],
+      "warm: paired (step - RUN true) / host": paired("tsbuild warm", "host warm", noop),
+      "cold: step / host": medians["tsbuild cold"] / medians["host cold"],
+      "cold: (step - RUN true) / host": (medians["tsbuild cold"] - noop) / medians["host cold"],
+      "cold: paired (step - RUN true) / host": paired("tsbuild cold", "host cold", noop),
     };
-    const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
-    console.log(`cache mount bench: ${flags.files} files, ${flags.rounds} rounds, ${navigator.hardwareConcurrency} × ${cpu}`);
-    for (const [name, value] of Object.entries(medians)) console.log(`  ${name.padEnd(34)} ${value.toFixed(3)} s`);
+    const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ??
+      "unknown CPU";
+    console.log(
+      `cache mount bench: ${flags.files} files, ${flags.rounds} rounds, ${navigator.hardwareConcurrency} × ${cpu}`,
+    );
+    for (const [name, value] of Object.entries(medians)) {
+      const min = Math.min(...rows[name]);
+      console.log(`  ${name.padEnd(40)} median ${value.toFixed(3)} s, min ${min.toFixed(3)} s`);
+    }
     for (const [name, value] of Object.entries(ratios)) {
       const verdict = name.includes("RUN true") ? (value <= 1.1 ? "within 10%" : "over 10%") : "";
-      console.log(`  ${name.padEnd(34)} ${value.toFixed(2)} ${verdict}`);
+      console.log(`  ${name.padEnd(40)} ${value.toFixed(2)} ${verdict}`);
     }
     if (flags.json) {
-      await Deno.writeTextFile(flags.json, JSON.stringify({ flags, rows, medians, ratios, cpu }, null, 2));
+      await Deno.writeTextFile(
+        flags.json,
+        JSON.stringify({ flags, rows, medians, ratios, cpu }, null, 2),
+      );
     }
   } finally {
     await registry.stop();

@@ -25,12 +25,15 @@ export { createHash, randomBytes } from "node:crypto";
 export type { Hash } from "node:crypto";
 export {
   constants as zlibConstants,
+  crc32,
   createGunzip,
   createGzip,
   createZstdCompress,
   createZstdDecompress,
+  deflateSync,
   gunzipSync,
   gzipSync,
+  inflateSync,
 } from "node:zlib";
 export { PassThrough, Readable, Transform, Writable } from "node:stream";
 export { pipeline } from "node:stream/promises";

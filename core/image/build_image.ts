@@ -18,6 +18,7 @@ import {
   OCI_MANIFEST,
 } from "../oci/media_types.ts";
 import { packLayer } from "../oci/layer_pack.ts";
+import { compressBlocks } from "./_parallel_compress.ts";
 import type {
   BuildImageOptions,
   BuildResult,
@@ -103,11 +104,16 @@ async function layerFor(
     if (candidate && await store.blobs.has(candidate.digest)) return candidate;
   }
 
+  // The tar is packed uncompressed, which gives its diff ID, and compressed on a pool of workers,
+  // because one thread compressing hundreds of megabytes would dominate the export.
   const packed = packLayer(store.snapshots.diffDir(snapshot.id), {
-    compression,
+    compression: "none",
     sourceDateEpoch: epoch,
   });
-  const blob = await store.blobs.writeStream(packed.stream);
+  const stream = compression === "none"
+    ? packed.stream
+    : compressBlocks(packed.stream, { compression });
+  const blob = await store.blobs.writeStream(stream);
   const { diffId } = await packed.done;
   const layer: LayerInfo = {
     digest: blob.digest as Digest,

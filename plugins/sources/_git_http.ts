@@ -9,7 +9,7 @@
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
 import { redactUrls } from "./_git_url.ts";
 
-/** Why a request to a git server failed; `state` is the text after the colon of a message. */
+/** A failed request to a git server; `state` is the text after the colon of a message. */
 export class GitHttpError extends Error {
   readonly state: string;
   /** The HTTP status, or 0 when the server could not be reached. */
@@ -92,7 +92,7 @@ function statusError(
   if (status === 404) {
     return new GitHttpError("repository not found (HTTP 404); check the URL", status);
   }
-  return new GitHttpError(`the server answered HTTP ${status} ${statusText}`.trim(), status);
+  return new GitHttpError(`the server responded with HTTP ${status} ${statusText}`.trim(), status);
 }
 
 // Fetch errors nest the OS error in their message, e.g. "error sending request
@@ -143,7 +143,7 @@ async function* countBytes(
 }
 
 // A v2 advertisement opens with the pkt-line "version 2" and lists the fetch
-// command's features on a line such as "fetch=shallow wait-for-done"; it is
+// command's features on a line such as "fetch=shallow wait-for-done". It is
 // small enough to arrive in the first chunk.
 function advertisementWatcher(
   request: GitHttpRequest,

@@ -13,7 +13,7 @@ import { parseCommit } from "./_git_objects.ts";
 import type { PackReader } from "./_git_pack.ts";
 import { writePack } from "./_git_pack_write.ts";
 
-/** What {@link writeGitDir} needs. */
+/** Options for {@link writeGitDir}. */
 export interface GitDirOptions {
   /** Reads the commit's objects. */
   reader: PackReader;

@@ -7,7 +7,7 @@
 
 import { toHex } from "./_git_pack.ts";
 
-/** What a checkout needs from a commit. */
+/** The fields of a commit that a checkout reads. */
 export interface Commit {
   tree: string;
   parents: string[];

@@ -5,9 +5,7 @@
  * @module
  */
 
-// TODO(deps): these come straight from node:zlib because core/deps.ts does not export
-// inflateSync, deflateSync or crc32 yet; they belong there beside gunzipSync.
-import { crc32 as nodeCrc32, deflateSync, inflateSync } from "node:zlib";
+import { crc32 as nodeCrc32, deflateSync, inflateSync } from "../../core/deps.ts";
 
 /**
  * Inflates the zlib stream at the start of `input` and returns its content

@@ -36,7 +36,8 @@ export interface StoredFile {
 
 /** Returns the hex key of the entry holding `file`. */
 export function fileStoreKey(file: StoredFile): string {
-  const text = `tsbuild local file v1\0${file.path}\0${file.content}\0${file.mode}\0${file.mtimeMs}`;
+  const text =
+    `tsbuild local file v1\0${file.path}\0${file.content}\0${file.mode}\0${file.mtimeMs}`;
   return createHash("sha256").update(text).digest("hex");
 }
 

@@ -10,15 +10,16 @@
  *   request; a branch or tag costs one ref listing (protocol v2 `ls-refs`).
  *   The pin is the hash, and the cache key leaves `ref` out, so every
  *   reference naming one commit shares one cache entry.
- * - `onLoad` fetches that commit at depth 1 into a bare repository shared by
- *   every build of the same remote (under the store's `data/git/`), unless an
- *   earlier fetch brought it, and checks it out: file modes, symlinks, the
- *   commit time on every file, owner 0:0 (as tsbuild runs as root), no `.git`
- *   unless `keep-git-dir`.
- *   A fetch lands in a staging repository first and joins the shared one only
- *   once its packs are verified, so damaged data leaves the shared one as it was.
- *   isomorphic-git lists refs and serves protocol v1 servers; protocol v2
- *   fetches, pack indexing and object reading are tsbuild's own, for speed.
+ * - `onLoad` fetches that commit at depth 1, unless an earlier fetch brought
+ *   it, into a bare repository that every build of the same remote shares
+ *   (under the store's `data/git/`). A fetch lands in a staging repository
+ *   first and joins the shared one only once its packs are verified, so
+ *   damaged data leaves the shared one as it was. The checkout keeps file
+ *   modes and symlinks, gives every file the commit time and owner 0:0 (as
+ *   tsbuild runs as root), and has no `.git` unless `keep-git-dir` is set.
+ * - isomorphic-git lists refs and fetches from protocol v1 servers. Protocol
+ *   v2 fetches, pack indexing and object reading are tsbuild's own, because
+ *   isomorphic-git's take seconds for a few thousand files.
  * - Credentials come from the secrets `GIT_AUTH_HEADER` and `GIT_AUTH_TOKEN`
  *   (optionally suffixed `.<host>`), the URL's userinfo, or the environment
  *   variable `TSBUILD_GIT_AUTH_TOKEN`; messages and keys carry the URL
@@ -73,8 +74,8 @@ async function onLoad(args: SourceLoadArgs, context: PluginContext): Promise<Sou
 }
 
 /**
- * The attributes that change what a commit checks out as. The remote URL
- * counts only with `keep-git-dir`, whose `.git/config` names it.
+ * Returns the attributes that change what a commit checks out as. The remote
+ * URL counts only with `keep-git-dir`, whose `.git/config` names it.
  */
 function contentAttrs(source: GitSource): Record<string, string> {
   const attrs: Record<string, string> = {};

@@ -31,7 +31,7 @@ export type GitServerAuth = { username: string; password: string } | { bearer: s
 
 /** Settings of {@link startGitServer}. */
 export interface GitServerOptions {
-  /** Directory holding the bare repositories; a temporary one is made when omitted. */
+  /** Directory of the bare repositories; when omitted, a temporary one is made and removed on stop. */
   root?: string;
   auth?: GitServerAuth;
   /**
@@ -59,6 +59,7 @@ export interface GitServer extends LoopbackServer {
 
 /** Starts `git http-backend` behind a recording server on 127.0.0.1. */
 export async function startGitServer(options: GitServerOptions = {}): Promise<GitServer> {
+  const ownRoot = options.root === undefined;
   const root = options.root ?? await Deno.makeTempDir({ prefix: "tsbuild-git-server-" });
   const requests: GitRequest[] = [];
   const state = { corruptFetches: 0 };
@@ -92,8 +93,15 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     return response;
   });
 
+  // A root this function made is removed on stop; a root the caller gave is the caller's.
+  const stop = async () => {
+    await server.stop();
+    if (ownRoot) await Deno.remove(root, { recursive: true }).catch(() => {});
+  };
   return {
     ...server,
+    stop,
+    [Symbol.asyncDispose]: stop,
     root,
     requests,
     url: (name) => `http://${server.host}/${name}.git`,
@@ -302,7 +310,11 @@ export interface TestRepository {
   push(): Promise<void>;
 }
 
-/** Creates `<server root>/<name>.git` and a working repository on branch "main" that pushes to it. */
+/**
+ * Creates `<server root>/<name>.git` and a working repository on branch "main"
+ * that pushes to it, in `workParent` (the caller removes it) or else in a new
+ * temporary directory the caller removes.
+ */
 export async function createTestRepository(
   serverRoot: string,
   name: string,

@@ -243,7 +243,7 @@ Deno.test("ADD downloads a URL, checks --checksum and does not extract it", asyn
     if (path === "/dl/tool.tgz") return new Response(tarball);
     return new Response("missing", { status: 404 });
   });
-  const digest = async (bytes: Uint8Array) =>
+  const digest = async (bytes: Uint8Array<ArrayBuffer>) =>
     "sha256:" + Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)))
       .map((byte) => byte.toString(16).padStart(2, "0")).join("");
   const base = `http://${server.host}/dl`;
