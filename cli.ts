@@ -43,7 +43,7 @@ function createPlugins(): PluginRegistry {
 async function main(argv: string[]): Promise<number> {
   const encoder = new TextEncoder();
   const io: CommandIo = {
-    stdout: (text) => void Deno.stdout.writeSync(encoder.encode(text)),
+    stdout: (text) => writeAll(Deno.stdout, encoder.encode(text)),
     stderr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
     stderrIsTerminal: Deno.stderr.isTerminal(),
     stdinIsTerminal: Deno.stdin.isTerminal(),
@@ -65,6 +65,12 @@ async function main(argv: string[]): Promise<number> {
       return await runPruneCommand(rest, io);
     case "version":
     case "--version":
+      if (wantsHelp) {
+        io.stdout(
+          "Usage: tsbuild version\n\nPrints tsbuild's version, the Deno version and the platform.\n",
+        );
+        return 0;
+      }
       io.stdout(
         `tsbuild ${denoConfig.version} (deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch})\n`,
       );
@@ -76,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       io.stdout(USAGE);
       return command === undefined ? 2 : 0;
     default:
-      io.stderr(`ERROR: unknown command "${command}"\n\n${USAGE}`);
+      io.stderr(`ERROR: Unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
 }
@@ -96,6 +102,12 @@ function formatError(error: unknown, debug: boolean): string {
 }
 
 if (import.meta.main) {
+  // `deno task` runs in the directory of deno.json, and INIT_CWD is where the user ran it.
+  // Moving there makes relative paths on the command line mean what the user expects. The
+  // check on the current directory keeps child processes that inherit INIT_CWD where they are.
+  const initialDirectory = Deno.env.get("INIT_CWD");
+  const projectDirectory = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
+  if (initialDirectory && Deno.cwd() === projectDirectory) Deno.chdir(initialDirectory);
   const debug = Deno.args.includes("--debug") || Deno.env.get("TSBUILD_DEBUG") === "1";
   let status: number;
   try {

@@ -1,10 +1,10 @@
 // deno-lint-ignore-file no-console -- a command-line script prints its progress and results
 /**
  * Times `RUN --mount=type=cache` against the same command run directly on the
- * host. A RUN step fills a cache mount with 10,000 files (by default), then a
- * second build runs it again and finds them all; the host runs the same
+ * host. A RUN step fills a cache mount with 10,000 files (by default), and a
+ * second build runs it again and finds them all. The host runs the same
  * busybox script against an empty directory and against the cache directory
- * the builds filled. It prints medians and the ratios to the host's times.
+ * the builds filled. The script prints medians and the ratios to the host's times.
  *
  * The step time is taken from the build's progress events (started to
  * completed), so it includes starting the container; a `RUN true` step is
@@ -185,7 +185,8 @@ async function main(flags: BenchFlags): Promise<void> {
       console.log(`  ${name.padEnd(40)} median ${value.toFixed(3)} s, min ${min.toFixed(3)} s`);
     }
     for (const [name, value] of Object.entries(ratios)) {
-      const verdict = name.includes("RUN true") ? (value <= 1.1 ? "within 10%" : "over 10%") : "";
+      let verdict = "";
+      if (name.includes("RUN true")) verdict = value <= 1.1 ? "within 10%" : "over 10%";
       console.log(`  ${name.padEnd(40)} ${value.toFixed(2)} ${verdict}`);
     }
     if (flags.json) {

@@ -14,7 +14,7 @@ import { pushBusybox } from "../tests/_fixtures/push_busybox.ts";
 import { startRegistry } from "../tests/_fixtures/registry.ts";
 import { startContainerd } from "../tests/_fixtures/containerd.ts";
 
-const root = new URL("..", import.meta.url).pathname;
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const work = await Deno.makeTempDir({ prefix: "tsbuild-demo-" });
 const store = Deno.env.get("TSBUILD_ROOT") ?? `${work}/store`;
 

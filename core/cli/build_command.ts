@@ -82,6 +82,12 @@ export const BUILD_FLAGS: FlagSpec[] = [
     placeholder: "MODE",
     description: "Progress output: auto, tty, plain or quiet (default: auto)",
   },
+  {
+    name: "quiet",
+    short: "q",
+    boolean: true,
+    description: "Print only the image digest, on stdout (same as --progress quiet)",
+  },
   { name: "no-cache", boolean: true, description: "Run every step, ignoring cached results" },
   {
     name: "root",
@@ -193,7 +199,8 @@ export async function runBuildCommand(
   const registry = createRegistryClient({
     insecureRegistries: flagValues(args, "insecure-registry"),
   });
-  const renderer = createRenderer(flagValue(args, "progress", "auto")!, io);
+  const quiet = flagEnabled(args, "quiet");
+  const renderer = createRenderer(quiet ? "quiet" : flagValue(args, "progress", "auto")!, io);
 
   const abort = new AbortController();
   using containerd = createContainerdClient({
@@ -232,7 +239,10 @@ export async function runBuildCommand(
     });
     renderer.close();
     for (const { type, result } of report.exports) {
-      if (result.digest) io.stderr(`exported ${type}: ${result.digest}\n`);
+      // As with `docker build -q`, quiet mode prints the digest alone on stdout for scripts.
+      if (result.digest) {
+        quiet ? io.stdout(`${result.digest}\n`) : io.stderr(`exported ${type}: ${result.digest}\n`);
+      }
     }
     const metadataFile = flagValue(args, "metadata-file");
     if (metadataFile) await writeMetadataFile(metadataFile, report);
@@ -340,6 +350,7 @@ export function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   const exporter = flagValue(args, "exporter");
   if (exporter) outputs.push(parseExporterFlags(exporter, flagValues(args, "exporter-opt")));
   const names = flagValues(args, "tag");
+  checkLocalDirectories(locals);
   return { frontend, frontendOptions, locals, remoteLocals, outputs, names, platform };
 }
 
@@ -415,4 +426,25 @@ function prefersContainerdImages(
   return flagValue(args, "containerd-address") !== undefined ||
     (Deno.env.get(CONTAINERD_ADDRESS_ENV) ?? "") !== "" ||
     flagValue(args, "executor") === "containerd";
+}
+
+function checkLocalDirectories(locals: Record<string, string>): void {
+  for (const [name, dir] of Object.entries(locals)) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(dir);
+    } catch (error) {
+      const flag = name === "context"
+        ? "the build context"
+        : name === "dockerfile"
+        ? "the Dockerfile's directory"
+        : `--local ${name}`;
+      throw new InvalidInputError(`Failed to read ${flag} "${dir}": no such directory`, {
+        cause: error,
+      });
+    }
+    if (!info.isDirectory) {
+      throw new InvalidInputError(`Failed to read local "${name}" at "${dir}": not a directory`);
+    }
+  }
 }

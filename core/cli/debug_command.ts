@@ -55,7 +55,7 @@ export async function runDebugCommand(
       io.stdout(`${DEBUG_USAGE}\n`);
       return subcommand === undefined ? 2 : 0;
     default:
-      io.stderr(`ERROR: unknown debug subcommand "${subcommand}"\n\n${DEBUG_USAGE}\n`);
+      io.stderr(`ERROR: Unknown debug subcommand "${subcommand}"\n\n${DEBUG_USAGE}\n`);
       return 2;
   }
 }

@@ -30,17 +30,13 @@ const GZIP_OS_OFFSET = 9;
 /** Gzip OS value "unknown", so output does not vary with the host zlib was built for. */
 const GZIP_OS_UNKNOWN = 255;
 
-/** Output chunk size: one chunk holds a whole compressed block, so no chunks are joined. */
-const CHUNK_SIZE = 2 * 1024 * 1024;
-
 function compress(request: CompressRequest): Uint8Array<ArrayBuffer> {
   if (request.compression === "gzip") {
-    const member = ownBuffer(gzipSync(request.block, { level: request.level, chunkSize: CHUNK_SIZE }));
+    const member = ownBuffer(gzipSync(request.block, { level: request.level }));
     member[GZIP_OS_OFFSET] = GZIP_OS_UNKNOWN;
     return member;
   }
   return ownBuffer(zstdCompressSync(request.block, {
-    chunkSize: CHUNK_SIZE,
     params: {
       [constants.ZSTD_c_compressionLevel]: request.level,
       [constants.ZSTD_c_checksumFlag]: 0,

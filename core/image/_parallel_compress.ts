@@ -31,7 +31,12 @@ export interface ParallelCompressOptions {
   compression: "gzip" | "zstd";
   /** @default DEFAULT_GZIP_LEVEL or DEFAULT_ZSTD_LEVEL of `core/oci/compression.ts` */
   level?: number;
-  /** @default the number of CPUs */
+  /**
+   * @default one fewer than the number of CPUs, at least one, because the
+   * main thread packs and hashes the tar meanwhile. Each worker also holds
+   * tens of megabytes of garbage between its collections, which this keeps
+   * in bounds on small machines.
+   */
   workers?: number;
 }
 
@@ -47,7 +52,7 @@ export function compressBlocks(
 ): ReadableStream<Uint8Array> {
   const level = options.level ??
     (options.compression === "gzip" ? DEFAULT_GZIP_LEVEL : DEFAULT_ZSTD_LEVEL);
-  const workerCount = Math.max(1, options.workers ?? navigator.hardwareConcurrency ?? 1);
+  const workerCount = Math.max(1, options.workers ?? (navigator.hardwareConcurrency ?? 1) - 1);
   const buffers: Uint8Array<ArrayBuffer>[] = [];
   const blocks = readBlocks(stream.getReader(), buffers);
   let pool: WorkerPool | undefined;
@@ -62,7 +67,11 @@ export function compressBlocks(
         break;
       }
       pool ??= new WorkerPool(workerCount, (buffer) => buffers.push(buffer));
-      const compressed = pool.compress({ compression: options.compression, level, block: next.value });
+      const compressed = pool.compress({
+        compression: options.compression,
+        level,
+        block: next.value,
+      });
       // A block behind one that failed is never awaited; its failure must not go unhandled.
       compressed.catch(() => {});
       pending.push(compressed);
@@ -181,8 +190,7 @@ class WorkerPool {
       // A short last block is a view of a whole buffer and is not reused.
       if (response.block.byteLength === BLOCK_SIZE) this.#onReturned(response.block);
       waiting.resolve(response.output);
-    }
-    else waiting.reject(new Error(`Failed to compress a layer block: ${response.error}`));
+    } else waiting.reject(new Error(`Failed to compress a layer block: ${response.error}`));
   }
 
   #failAll(error: Error): void {

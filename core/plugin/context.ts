@@ -88,8 +88,8 @@ export function createVertexProgress(
   vertex: { id: string; name: string },
 ): VertexProgress {
   return {
-    status: (message, current, total) =>
-      sink.emit({ type: "vertex.status", vertex, message, current, total, time: Date.now() }),
+    status: (message, current, total, unit) =>
+      sink.emit({ type: "vertex.status", vertex, message, current, total, unit, time: Date.now() }),
     log: (stream, data) =>
       sink.emit({
         type: "vertex.log",

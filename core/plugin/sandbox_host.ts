@@ -144,8 +144,14 @@ export const HOST_NOTES: Record<string, HostMethod> = {
     if (isProgressEvent(event)) scope.context.progress.emit(event);
     else scope.context.logger.warn("Dropped a malformed progress event", { event: String(event) });
   },
-  "progress.status": (scope, stepId: number, message: string, current?: number, total?: number) =>
-    scope.steps.get(stepId)?.progress.status(String(message), current, total),
+  "progress.status": (
+    scope,
+    stepId: number,
+    message: string,
+    current?: number,
+    total?: number,
+    unit?: string,
+  ) => scope.steps.get(stepId)?.progress.status(String(message), current, total, unit),
   "progress.log": (scope, stepId: number, stream: "stdout" | "stderr", data: Uint8Array | string) =>
     scope.steps.get(stepId)?.progress.log(stream === "stderr" ? "stderr" : "stdout", data),
   "progress.warn": (scope, stepId: number, message: string) =>

@@ -64,8 +64,8 @@ export interface Logger {
 
 /** Progress reporting for one step of a build, as shown by `--progress`. */
 export interface VertexProgress {
-  /** Shows a status line such as "pulling layer 2/3", with optional byte counts. */
-  status(message: string, current?: number, total?: number): void;
+  /** Shows a status line such as "pulling layer 2/3", with optional counts in `unit` (default "bytes"). */
+  status(message: string, current?: number, total?: number, unit?: string): void;
   /** Appends output, e.g. a process's stdout. */
   log(stream: "stdout" | "stderr", data: Uint8Array | string): void;
   /** Reports a warning attached to this step. */

@@ -60,7 +60,8 @@ export function createWorkerContext(
     }, { highWaterMark: 0 });
   };
   const vertexProgress = (stepId: unknown): VertexProgress => ({
-    status: (message, current, total) => note("progress.status", stepId, message, current, total),
+    status: (message, current, total, unit) =>
+      note("progress.status", stepId, message, current, total, unit),
     log: (stream, data) => note("progress.log", stepId, stream, data),
     warn: (message) => note("progress.warn", stepId, message),
   });

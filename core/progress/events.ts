@@ -29,6 +29,8 @@ export type ProgressEvent =
     message: string;
     current?: number;
     total?: number;
+    /** What `current` and `total` count. @default "bytes" */
+    unit?: string;
     time: number;
   }
   | { type: "warning"; message: string; vertex?: VertexRef; time: number };

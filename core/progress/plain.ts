@@ -40,7 +40,9 @@ export class PlainRenderer implements ProgressSink {
           return;
         }
         this.#lastStatus.set(event.vertex.id, { message: event.message, time: event.time });
-        this.#write(`#${number} ${event.message}${formatBytes(event.current, event.total)}\n`);
+        this.#write(
+          `#${number} ${event.message}${formatCounts(event.current, event.total, event.unit)}\n`,
+        );
         return;
       }
       case "vertex.log": {
@@ -77,8 +79,9 @@ export class PlainRenderer implements ProgressSink {
   }
 }
 
-function formatBytes(current?: number, total?: number): string {
+function formatCounts(current?: number, total?: number, unit = "bytes"): string {
   if (current === undefined) return "";
+  if (unit !== "bytes") return total ? ` ${current}/${total} ${unit}` : ` ${current} ${unit}`;
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)}MB`;
   return total ? ` ${mb(current)} / ${mb(total)}` : ` ${mb(current)}`;
 }

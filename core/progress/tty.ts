@@ -27,6 +27,7 @@ export class TtyRenderer implements ProgressSink {
   readonly #decoder = new TextDecoder();
   readonly #startedAt = Date.now();
   #linesDrawn = 0;
+  #finished = false;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(write: (text: string) => void) {
@@ -61,13 +62,18 @@ export class TtyRenderer implements ProgressSink {
   close(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#finished = true;
     this.#draw();
     for (const warning of this.#warnings) this.#write(`WARNING: ${warning}\n`);
   }
 
   #draw(): void {
     const now = Date.now();
-    const lines = [`[+] Building ${((now - this.#startedAt) / 1000).toFixed(1)}s`];
+    const done = [...this.#steps.values()].filter((step) => step.completed).length;
+    const failed = [...this.#steps.values()].some((step) => step.error);
+    const state = this.#finished ? (failed ? " FAILED" : " FINISHED") : "";
+    const elapsed = ((now - this.#startedAt) / 1000).toFixed(1);
+    const lines = [`[+] Building ${elapsed}s (${done}/${this.#steps.size})${state}`];
     let number = 0;
     for (const step of this.#steps.values()) {
       number++;

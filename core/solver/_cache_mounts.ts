@@ -40,7 +40,7 @@ export interface CacheMountOptions {
  * BuildKit does:
  * - shared: every holder uses the same directory at once.
  * - locked: one holder at a time; others wait, in this process and in others.
- * - private: a holder takes a directory nobody else holds, creating another
+ * - private: a holder takes a directory no other holder has, creating another
  *   instance of the cache when all existing ones are in use. Instances persist.
  *
  * A cache with a base is a different cache from the same id without one (or
@@ -74,8 +74,8 @@ export async function withCacheMount(
   return { dir: prefix, release: () => Promise.resolve(lock.close()) };
 }
 
-// Instance 0 is the directory shared and locked mounts use; it is free for a private mount
-// only when nobody holds it, which its lock file tells across processes.
+// Instance 0 is the directory shared and locked mounts use. It is free for a private mount only
+// when no one holds it, which its lock file shows across processes.
 async function takePrivateInstance(
   store: Store,
   prefix: string,
@@ -108,7 +108,7 @@ async function lockFile(lock: Deno.FsFile, exclusive: boolean, signal?: AbortSig
 }
 
 // A new directory is filled beside its final name and renamed into place, so a concurrent
-// holder of a shared cache never sees it half seeded.
+// holder of a shared cache never finds it half seeded.
 async function ensureCacheDir(store: Store, dir: string, base?: CacheMountBase): Promise<void> {
   if (await exists(dir)) return;
   const staging = await Deno.makeTempDir({ dir: store.temporaryDir, prefix: "cache-mount-" });

@@ -69,7 +69,8 @@ export async function copyAction(
   const destInside = copy.dest.startsWith("/") ? copy.dest : `/${copy.dest}`;
   const destPath = await scopedPath(root, destInside, { followFinal: true });
   const destInfo = await statOrUndefined(destPath);
-  const destIsDir = copy.dest.endsWith("/") || wildcard || present.length > 1 ||
+  // As in BuildKit, a wildcard that matches one entry copies it like a plain path would.
+  const destIsDir = copy.dest.endsWith("/") || present.length > 1 ||
     destInfo?.isDirectory === true;
 
   for (const { path, info } of present) {
@@ -122,7 +123,7 @@ async function copyChildren(
 /**
  * Copies one entry. `relative` is its path below the copied source ("" for
  * the source itself, which patterns never exclude), and `parentIncluded`
- * tells whether a directory above it matched an include pattern.
+ * is true when a directory above it matched an include pattern.
  */
 async function copyEntry(
   source: string,

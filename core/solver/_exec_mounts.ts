@@ -21,7 +21,7 @@ import { type CacheMountBase, withCacheMount } from "./_cache_mounts.ts";
 import { copyAction } from "./_copy.ts";
 import { startAgentRelay } from "./_ssh_forward.ts";
 
-/** What the mounts of one exec add to its process. */
+/** The mounts, variables and secret values the extra mounts give one process. */
 export interface PreparedMounts {
   mounts: ExecMount[];
   /** `NAME=value` entries for secrets exposed as environment variables. */
@@ -107,14 +107,14 @@ async function prepareCache(
       fill: (dir) => fillFromInput(dir, input, mount, context),
     }
     : undefined;
-  const held = await withCacheMount(context.store, {
+  const cache = await withCacheMount(context.store, {
     id: mount.cache?.id || mount.dest,
     sharing: mount.cache?.sharing ?? CacheSharing.SHARED,
     base,
     signal: context.signal,
   });
-  cleanups.push(held.release);
-  return { type: "bind", source: held.dir, dest: mount.dest, readonly: mount.readonly };
+  cleanups.push(cache.release);
+  return { type: "bind", source: cache.dir, dest: mount.dest, readonly: mount.readonly };
 }
 
 // Copies the selected directory of `input` into `dir`, keeping owners and modes, so a cache
@@ -192,8 +192,8 @@ async function prepareSecret(
   prepared.mounts.push({ type: "bind", source: file, dest: mount.dest, readonly: true });
 }
 
-// Secret files live in memory (/dev/shm is a tmpfs) when the host has one, so no value
-// reaches a disk; they are removed when the step ends.
+// Secret files live in memory (/dev/shm is a tmpfs) when the host has one, so no value reaches
+// a disk. They are removed when the step ends.
 async function secretDir(context: RunContext): Promise<string> {
   try {
     if ((await Deno.stat("/dev/shm")).isDirectory) {

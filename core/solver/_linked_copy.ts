@@ -147,7 +147,9 @@ function createDestination(
   let path = diffDir;
   for (const [index, name] of names.entries()) {
     path = `${path}/${name}`;
-    const info = baseRoot ? lstatOrUndefined(`${baseRoot}/${names.slice(0, index + 1).join("/")}`) : undefined;
+    const info = baseRoot
+      ? lstatOrUndefined(`${baseRoot}/${names.slice(0, index + 1).join("/")}`)
+      : undefined;
     if (info && !info.isDirectory) return undefined;
     Deno.mkdirSync(path);
     if (info) {

@@ -31,8 +31,9 @@ export async function resolveOwner(
   let uid = 0;
   let gid = 0;
   if (owner.user) {
-    if (/^\d+$/.test(owner.user)) {
-      uid = Number(owner.user);
+    // As in BuildKit, "root" is 0 even in a filesystem without /etc/passwd, such as scratch.
+    if (/^\d+$/.test(owner.user) || owner.user === "root") {
+      uid = owner.user === "root" ? 0 : Number(owner.user);
       gid = uid;
     } else {
       const entry = await findEntry(root, "passwd", (fields) => fields[0] === owner.user);
@@ -47,6 +48,7 @@ export async function resolveOwner(
   }
   if (owner.group) {
     if (/^\d+$/.test(owner.group)) gid = Number(owner.group);
+    else if (owner.group === "root") gid = 0;
     else {
       const entry = await findEntry(root, "group", (fields) => fields[0] === owner.group);
       if (!entry) {

@@ -8,7 +8,7 @@
 import { InvalidInputError } from "../errors.ts";
 import { formatPlatform, hostPlatform, normalizePlatform, type Platform } from "../oci/platform.ts";
 
-/** Where the kernel lists binfmt_misc handlers. */
+/** The directory where the kernel lists binfmt_misc handlers. */
 export const BINFMT_MISC_DIR = "/proc/sys/fs/binfmt_misc";
 
 // Architectures a CPU runs besides its own, without emulation.
@@ -46,9 +46,9 @@ export async function checkExecutable(
   const emulated = await emulatedArchitectures(options.binfmtDir ?? BINFMT_MISC_DIR);
   if (want.os === "linux" && host.os === "linux" && emulated.has(want.architecture)) return;
 
-  const what = options.command ? `"${options.command}" ` : "";
+  const command = options.command ? `"${options.command}" ` : "";
   throw new InvalidInputError(
-    `Failed to run ${what}for platform "${formatPlatform(want)}": this host ` +
+    `Failed to run ${command}for platform "${formatPlatform(want)}": this host ` +
       `(${formatPlatform(host)}) cannot execute its binaries and no binfmt_misc emulator for ` +
       `"${want.architecture}" is registered in ${options.binfmtDir ?? BINFMT_MISC_DIR} ` +
       `(install qemu-user-static, or build for "${formatPlatform(host)}")`,

@@ -1,6 +1,6 @@
 /**
- * Forwards an SSH agent into a RUN step: a new socket, owned and permissioned
- * as the mount asks, whose connections are relayed to the host's agent.
+ * Forwards an SSH agent into a RUN step: a new socket with the owner and mode
+ * the mount requests, whose connections are relayed to the host's agent.
  *
  * @module
  */

@@ -98,8 +98,8 @@ async function readHead(file: string, length: number): Promise<Uint8Array> {
   return buffer.subarray(0, filled);
 }
 
-// As Go's tar reader, which BuildKit uses to decide, an archive starts with a header block
-// whose checksum is right; a file of zeros or of text is copied as it is.
+// As for Go's tar reader, which BuildKit uses to decide, an archive starts with a header block
+// whose checksum is right. A file of zeros or of text is copied as it is.
 async function startsWithTarHeader(file: string, compression: ArchiveCompression) {
   let stream: ReadableStream<Uint8Array>;
   try {

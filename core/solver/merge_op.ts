@@ -12,7 +12,7 @@ import type { VertexResult } from "./solver.ts";
 
 /**
  * Returns the top snapshot of the merged chain. Each snapshot of a later
- * input becomes a new snapshot whose diff holds hard links to the original's
+ * input becomes a new snapshot whose diff contains hard links to the original's
  * files, so nothing is copied and the layer packed from it has the same
  * digest as the original's. Layer blobs already recorded on the original are
  * recorded on the copy too.

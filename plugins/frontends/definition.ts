@@ -23,7 +23,9 @@ async function onBuild(
   }
   const bytes = new Uint8Array(await new Response(args.stdin).arrayBuffer());
   if (bytes.length === 0) {
-    throw new TypeError(`Failed to read the build definition: standard input was empty`);
+    throw new TypeError(
+      "Failed to read the build definition: standard input was empty (did the program writing it fail?)",
+    );
   }
   return { definition: decodeDefinition(bytes, "the build definition from standard input") };
 }

@@ -139,7 +139,7 @@ export async function scanLocal(
     if (!matchesPrevious(counts, previous)) await writeRecord(record, stampMs, tree);
 
     const files = counts.read + counts.reused;
-    progress.status(formatCounts(counts), counts.read, files);
+    progress.status(formatCounts(counts), counts.read, files, "files");
     return { tree, counts, stampMs };
   });
 }

@@ -5,8 +5,8 @@
  * Attributes: `filename` (the file's name in the snapshot; default the last
  * segment of the URL's path) and `checksum` ("sha256:..."). With a checksum
  * the pin is known without a request, and the download must match it.
- * Without one every resolve asks the server, conditionally when an earlier
- * download left an ETag or Last-Modified date.
+ * Without one every resolve sends a request, a conditional one when an
+ * earlier download left an ETag or Last-Modified date.
  *
  * @module
  */
@@ -25,7 +25,7 @@ import { createHash } from "../../core/deps.ts";
 import { isDigest } from "../../core/digest.ts";
 import { DigestMismatchError, InvalidInputError, RemoteError } from "../../core/errors.ts";
 
-/** What an earlier download of a URL left, to ask the server whether it changed. */
+/** The record of an earlier download of a URL, for a conditional request. */
 interface DownloadRecord {
   digest: Digest;
   etag?: string;
@@ -85,8 +85,8 @@ async function onLoad(args: SourceLoadArgs, context: PluginContext): Promise<Sou
 }
 
 /**
- * Downloads `url` into the content store and records it. A server that
- * answers "304 Not Modified" to the recorded ETag or date keeps the recorded content.
+ * Downloads `url` into the content store and records it. When the server
+ * replies "304 Not Modified" to the recorded ETag or date, the recorded content is kept.
  */
 async function download(
   url: string,

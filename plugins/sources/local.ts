@@ -81,7 +81,12 @@ async function onLoad(args: SourceLoadArgs, context: PluginContext): Promise<Sou
       context.content.createSnapshot({ id, kind: "local" }, async (diffDir) => {
         const options = { name, stampMs: scan.stampMs, files, signal: context.signal };
         const counts = await copyTree(scan.tree, dir, diffDir, options);
-        progress.status(formatCopyCounts(counts), counts.copied, counts.copied + counts.linked);
+        progress.status(
+          formatCopyCounts(counts),
+          counts.copied,
+          counts.copied + counts.linked,
+          "files",
+        );
       }),
   );
   return { snapshot };

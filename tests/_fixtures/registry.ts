@@ -48,18 +48,18 @@ echo "$registry"
  * const reference = `${registry.host}/busybox:1`;
  * ```
  */
-export async function startRegistry(): Promise<RunningRegistry> {
+export async function startRegistry(options: { port?: number } = {}): Promise<RunningRegistry> {
   const dir = await Deno.makeTempDir({ prefix: "tsbuild-registry-" });
   try {
     for (let attempt = 1;; attempt++) {
-      const port = closedLoopbackPort();
+      const port = options.port ?? closedLoopbackPort();
       const registry = await launch(dir, port);
       const failure = await waitUntilReady(registry, port);
       if (failure === undefined) return registry;
 
       registry.stopSync();
       const portTaken = failure.includes("address already in use");
-      if (!portTaken || attempt === MAX_PORT_ATTEMPTS) {
+      if (!portTaken || attempt === MAX_PORT_ATTEMPTS || options.port !== undefined) {
         throw new Error(`Failed to start docker-registry on port ${port}: ${failure}`);
       }
     }

@@ -19,7 +19,7 @@ import { BUILTIN_PLUGINS } from "../../plugins/builtin.ts";
 export interface DockerfileBuildOptions {
   /** Store directory. */
   root: string;
-  /** Context directory, which also holds the Dockerfile. */
+  /** Context directory, which also contains the Dockerfile. */
   context: string;
   outputs?: OutputSpec[];
   names?: string[];

@@ -102,12 +102,15 @@ FROM scratch
 COPY --from=builder /artifact /by-name
 COPY --from=0 /artifact /by-index
 COPY --from=${busyboxRef} /etc/group /by-image
+COPY --from=builder --chown=root:root /artifact /root-owned
 `,
   });
   assertEquals(fileText(image, "by-name"), "built\n");
   assertEquals(fileText(image, "by-index"), "built\n");
   assertEquals(fileText(image, "by-image"), "root:x:0:\napp:x:1000:\nnobody:x:65534:\n");
-  assertEquals(image.layerCount, 3);
+  // scratch has no /etc/passwd, but "root" needs none, as in BuildKit.
+  assertEquals(ownerAndMode(image, "root-owned"), "0:0 644");
+  assertEquals(image.layerCount, 4);
 });
 
 Deno.test("COPY --exclude and --parents select what is copied", async () => {
@@ -119,6 +122,8 @@ COPY --exclude=*.md --exclude=tmp app/ /excluded/
 COPY --exclude=**/*.md app/ /excluded-deep/
 COPY --parents services/*/config.yaml /parents/
 COPY --parents ./deep/./keep/one.txt /pivot/
+COPY serv*/api/config.yaml /single-match.yaml
+COPY services/*/config.yaml /several/
 `,
     "app/main.sh": "main\n",
     "app/README.md": "doc\n",
@@ -154,6 +159,8 @@ COPY --parents ./deep/./keep/one.txt /pivot/
     "parents/services/web/config.yaml",
   ]);
   assertEquals(under("pivot/"), ["pivot/keep", "pivot/keep/one.txt"]);
+  assertEquals(fileText(image, "single-match.yaml"), "api\n");
+  assertEquals(under("several/"), ["several/config.yaml"]);
 });
 
 Deno.test("COPY --link keeps its layer when the stage below changes", async () => {
@@ -180,13 +187,20 @@ COPY --link --chown=1000:1000 app/ /app/
     built.build.events.filter((event) => event.type === type).map((event) =>
       "vertex" in event ? event.vertex!.name : ""
     );
-  assert(names(second, "vertex.cached").some((name) => name.endsWith("] COPY --link --chown=1000:1000 app/ /app/")));
+  assert(
+    names(second, "vertex.cached").some((name) =>
+      name.endsWith("] COPY --link --chown=1000:1000 app/ /app/")
+    ),
+  );
   assert(names(second, "vertex.started").some((name) => name.includes("LINK COPY --link")));
 });
 
 async function makeArchives(dir: string): Promise<void> {
   const tree = `${dir}/tree`;
-  await writeFiles(tree, { "pkg/bin/tool": "#!/bin/sh\necho tool\n", "pkg/share/doc.txt": "doc\n" });
+  await writeFiles(tree, {
+    "pkg/bin/tool": "#!/bin/sh\necho tool\n",
+    "pkg/share/doc.txt": "doc\n",
+  });
   await Deno.chmod(`${tree}/pkg/bin/tool`, 0o755);
   const common = ["--owner=1000", "--group=1000", "--numeric-owner", "-C", tree, "pkg"];
   await runTool("tar", ["-cf", `${dir}/context/plain.tar`, ...common]);
@@ -237,7 +251,9 @@ Deno.test("ADD downloads a URL, checks --checksum and does not extract it", asyn
     const path = new URL(request.url).pathname;
     requests.push(`${path}${request.headers.has("if-none-match") ? " conditional" : ""}`);
     if (path === "/dl/notes.txt") {
-      if (request.headers.get("if-none-match") === '"v1"') return new Response(null, { status: 304 });
+      if (request.headers.get("if-none-match") === '"v1"') {
+        return new Response(null, { status: 304 });
+      }
       return new Response(notes, { headers: { "Last-Modified": lastModified, ETag: '"v1"' } });
     }
     if (path === "/dl/tool.tgz") return new Response(tarball);

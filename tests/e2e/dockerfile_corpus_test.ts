@@ -1,5 +1,5 @@
 /**
- * Builds each case of tests/testdata/dockerfile/corpus whose case.json says
+ * Builds each case of tests/testdata/dockerfile/corpus whose case.json sets
  * "mode": "build", with busybox from the loopback registry as its BASE, and
  * checks the files, owners, modes, config and layer count case.json expects.
  * Cases that need images from the internet are only planned, by
@@ -64,7 +64,9 @@ for (const entry of [...Deno.readDirSync(CORPUS)].sort((a, b) => (a.name < b.nam
       assertEquals(`${found.uid}:${found.gid} ${(found.mode & 0o7777).toString(8)}`, owner, path);
     }
     for (const path of expect.absent ?? []) {
-      const present = [...image.files.keys()].filter((key) => key === path || key.startsWith(`${path}/`));
+      const present = [...image.files.keys()].filter((key) =>
+        key === path || key.startsWith(`${path}/`)
+      );
       assertEquals(present, [], `"${path}" should not be in the image`);
     }
     for (const [field, value] of Object.entries(expect.config ?? {})) {

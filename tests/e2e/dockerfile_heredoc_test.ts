@@ -136,7 +136,8 @@ Deno.test("parser directives tsbuild ignores are reported as warnings", async ()
   await using temp = await createTempDir();
   const context = `${temp.path}/context`;
   await writeFiles(context, {
-    Dockerfile: "# syntax=example.com/frontends/custom:1\n# check=error=true\nFROM scratch\nCOPY Dockerfile /\n",
+    Dockerfile:
+      "# syntax=example.com/frontends/custom:1\n# check=error=true\nFROM scratch\nCOPY Dockerfile /\n",
   });
   const { events } = await buildContext({ root: `${temp.path}/root`, context });
   assertEquals(warnings(events), [

@@ -79,6 +79,27 @@ RUN --mount=type=cache,target=/cache,uid=1000,gid=1000,mode=0750 touch /cache/by
   assertEquals(fileText(image, "tmp/uid"), "1000\n");
 });
 
+Deno.test("RUN --mount=type=cache starts from a stage's directory when given from", async () => {
+  const { busyboxRef } = await sharedRegistry();
+  await using temp = await createTempDir();
+  const image = await buildImage(temp.path, {
+    Dockerfile: `FROM ${busyboxRef} AS seed
+RUN mkdir -p /seed/pkg && echo seeded > /seed/pkg/index && chown -R 1000:1000 /seed
+FROM ${busyboxRef}
+RUN --mount=type=cache,id=seeded,target=/c,from=seed,source=/seed \
+    cat /c/pkg/index > /first && stat -c '%u' /c/pkg > /owner && echo added > /c/pkg/extra
+ARG AGAIN=1
+RUN --mount=type=cache,id=seeded,target=/c,from=seed,source=/seed cat /c/pkg/extra > /second
+RUN --mount=type=cache,id=seeded,target=/c ls /c > /without-from
+`,
+  });
+  assertEquals(fileText(image, "first"), "seeded\n");
+  assertEquals(fileText(image, "owner"), "1000\n");
+  assertEquals(fileText(image, "second"), "added\n");
+  // The same id without a base is another cache, which starts empty.
+  assertEquals(fileText(image, "without-from"), "");
+});
+
 Deno.test("RUN --mount=type=cache,sharing=locked runs one holder at a time", async () => {
   const { busyboxRef } = await sharedRegistry();
   await using temp = await createTempDir();
@@ -97,7 +118,7 @@ RUN --mount=type=cache,id=lock,target=/c,sharing=locked cp /c/log /log
   });
   const lines = fileText(image, "log").trim().split("\n");
   assertEquals(lines.length, 4);
-  // Each holder's start and end are adjacent: nobody else ran in between.
+  // Each holder's start and end are adjacent, so no other holder ran in between.
   assertEquals(lines[0].replace("start", "end"), lines[1]);
   assertEquals(lines[2].replace("start", "end"), lines[3]);
 });
@@ -156,7 +177,9 @@ Deno.test("RUN --mount=type=bind reports a missing source with the step", async 
   }).catch((error) => error as Error);
   assert(error instanceof Error);
   assertEquals(
-    error.message.endsWith('Failed to mount "/missing.txt" at "/m": not found in the mounted source'),
+    error.message.endsWith(
+      'Failed to mount "/missing.txt" at "/m": not found in the mounted source',
+    ),
     true,
     error.message,
   );

@@ -59,7 +59,10 @@ EOF
   for (const [position, architecture] of architectures.entries()) {
     const image = await readImage(layout, { manifestDigest: nested.manifests[position].digest });
     assertEquals(image.config.architecture, architecture);
-    assertEquals(fileText(image, "platform"), `linux/${architecture}${architecture === "arm64" ? "/v8" : ""}\n`);
+    assertEquals(
+      fileText(image, "platform"),
+      `linux/${architecture}${architecture === "arm64" ? "/v8" : ""}\n`,
+    );
     assertEquals(fileText(image, "out"), `for ${architecture} on ${machine}, arch in stage: []\n`);
   }
 
@@ -78,7 +81,10 @@ Deno.test("build for two platforms refuses an exporter of one image", async () =
     outputs: [{ type: "docker", attrs: { dest: `${temp.path}/image.tar` } }],
   }).catch((error) => error as Error);
   assert(error instanceof InvalidInputError);
-  assertStringIncludes(error.message, 'Failed to export "type=docker": the build is for 2 platforms');
+  assertStringIncludes(
+    error.message,
+    'Failed to export "type=docker": the build is for 2 platforms',
+  );
 });
 
 Deno.test({
@@ -104,7 +110,9 @@ RUN echo never
     assert(error instanceof InvalidInputError);
     assertStringIncludes(
       error.message,
-      `Failed to run "/bin/sh -c echo never" for platform "${OTHER}${OTHER_ARCH === "arm64" ? "/v8" : ""}": this host (linux/${HOST.architecture}) cannot execute its binaries and no binfmt_misc emulator for "${OTHER_ARCH}" is registered`,
+      `Failed to run "/bin/sh -c echo never" for platform "${OTHER}${
+        OTHER_ARCH === "arm64" ? "/v8" : ""
+      }": this host (linux/${HOST.architecture}) cannot execute its binaries and no binfmt_misc emulator for "${OTHER_ARCH}" is registered`,
     );
     assertStringIncludes(error.message, "Dockerfile:4");
   },
@@ -119,11 +127,15 @@ Deno.test("checkExecutable() accepts a platform a binfmt_misc entry emulates", a
       : machine.toString(16).padStart(4, "0").replace(/(..)(..)/, "$2$1"));
   await Deno.writeTextFile(
     `${temp.path}/qemu-aarch64`,
-    `enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: F\noffset 0\nmagic ${elfHeader(0xb7)}\nmask ffffffffffffff00fffffffffffffffffeffffff\n`,
+    `enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: F\noffset 0\nmagic ${
+      elfHeader(0xb7)
+    }\nmask ffffffffffffff00fffffffffffffffffeffffff\n`,
   );
   await Deno.writeTextFile(
     `${temp.path}/qemu-s390x`,
-    `disabled\ninterpreter /usr/bin/qemu-s390x\nflags: F\noffset 0\nmagic ${elfHeader(0x16, true)}\n`,
+    `disabled\ninterpreter /usr/bin/qemu-s390x\nflags: F\noffset 0\nmagic ${
+      elfHeader(0x16, true)
+    }\n`,
   );
   await Deno.writeTextFile(`${temp.path}/status`, "enabled\n");
   assertEquals([...await emulatedArchitectures(temp.path)], ["arm64"]);

@@ -89,7 +89,9 @@ RUN ls /run/secrets 2>&1 > /later || echo absent > /later; echo "token=[$TOKEN]"
   await runTool("tar", ["-xf", archive, "-C", layout]);
   const image: ImageContents = await readImage(layout);
   const sha256 = async (text: string) =>
-    Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))))
+    Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))),
+    )
       .map((byte) => byte.toString(16).padStart(2, "0")).join("");
   assertEquals(fileText(image, "key.sha256"), `${await sha256(fileSecret)}\n`);
   assertEquals(fileText(image, "token.sha256"), `${await sha256(envSecret)}\n`);
@@ -101,7 +103,8 @@ RUN ls /run/secrets 2>&1 > /later || echo absent > /later; echo "token=[$TOKEN]"
   assertStringIncludes(built.stderr, "key=**** token=****");
   for (const secret of [fileSecret, envSecret]) {
     const bytes = new TextEncoder().encode(secret);
-    assert(!built.stderr.includes(secret) && !built.stdout.includes(secret), "in the output");
+    assert(!built.stderr.includes(secret), "in standard error");
+    assert(!built.stdout.includes(secret), "in standard output");
     assertEquals(await filesContaining(layout, bytes), [], "in the image");
     assertEquals(await filesContaining(`${temp.path}/root`, bytes), [], "in the store");
     assert(!includesBytes(await Deno.readFile(archive), bytes), "in the archive");
@@ -205,7 +208,17 @@ Deno.test({
       for (let i = 0; i < 50 && !(await Deno.stat(socket).catch(() => undefined)); i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      await runTool("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e-key", "-f", `${temp.path}/key`]);
+      await runTool("ssh-keygen", [
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "e2e-key",
+        "-f",
+        `${temp.path}/key`,
+      ]);
       const added = await new Deno.Command("ssh-add", {
         args: [`${temp.path}/key`],
         env: { SSH_AUTH_SOCK: socket },

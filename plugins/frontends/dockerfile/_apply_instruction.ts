@@ -135,7 +135,7 @@ export async function applyInstruction(
 }
 
 // ENV expands every pair with the variables from before the instruction, so in
-// `ENV A=1 B=$A` the B sees the earlier A, as in BuildKit.
+// `ENV A=1 B=$A` the B gets the earlier A, as in BuildKit.
 function applyEnv(
   stage: StageState,
   instruction: EnvInstruction,

@@ -108,8 +108,8 @@ export async function applyCopy(
   );
 }
 
-// The destination keeps a trailing slash, which makes it a directory; "." and "" name the
-// working directory itself, and several sources need a directory too.
+// A trailing slash in the destination makes it a directory, and so do "." and "" (the working
+// directory itself) and several sources.
 function destinationPath(workdir: string, raw: string, several: boolean): string {
   const wantsDir = raw.endsWith("/") || raw === "." || raw === "" || several;
   const resolved = resolveAgainst(workdir, raw === "" ? "." : raw);

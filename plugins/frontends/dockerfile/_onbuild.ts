@@ -17,7 +17,7 @@ const FORBIDDEN_TRIGGERS = new Set(["ONBUILD", "FROM", "MAINTAINER"]);
  * instruction; as in BuildKit, errors name the FROM line of the stage that
  * runs them.
  *
- * @throws {DockerfileSyntaxError} for a trigger that does not parse, holds
+ * @throws {DockerfileSyntaxError} for a trigger that does not parse, contains
  * several instructions, or is ONBUILD, FROM or MAINTAINER.
  */
 export function parseTriggers(expressions: readonly string[], from: SourceLocation): Instruction[] {

@@ -1,7 +1,7 @@
 /**
  * The automatic ARGs BuildKit defines in the global scope: TARGETPLATFORM,
  * TARGETOS, TARGETARCH, TARGETVARIANT, their BUILD* counterparts, and
- * TARGETSTAGE. A stage sees one only after declaring it with `ARG NAME`.
+ * TARGETSTAGE. A stage gets one only after declaring it with `ARG NAME`.
  *
  * @module
  */

@@ -22,7 +22,7 @@ import { type MountSpec, parseMountSpec } from "./_run_mounts.ts";
 import { envValue, runEnvironment, setEnv, type StageState } from "./_stage_state.ts";
 import { historyEntry, runHistoryCommand } from "./_history.ts";
 
-/** Where heredoc scripts with a `#!` line are mounted, as in BuildKit. */
+/** The mount point of heredoc scripts that start with `#!`, as in BuildKit. */
 const HEREDOC_SCRIPT_DIR = "/dev/pipes";
 
 /** Applies a RUN instruction to `stage`. */

@@ -1,6 +1,6 @@
 /**
- * What the converter tracks while it walks one stage: the filesystem state,
- * the image config being built, and the variables in scope.
+ * The converter's state for one stage: the filesystem state, the image config
+ * being built, and the variables in scope.
  *
  * @module
  */

@@ -94,8 +94,8 @@ function createContext(
 ): ConvertContext {
   const converted = new Map<Stage, Promise<StageState>>();
   const converting = new Set<Stage>();
-  const namespace = options.buildArgs.BUILDKIT_CACHE_MOUNT_NS ??
-    globals.get("BUILDKIT_CACHE_MOUNT_NS");
+  // As in BuildKit, only the build argument sets the namespace, not an ARG default.
+  const namespace = options.buildArgs.BUILDKIT_CACHE_MOUNT_NS;
 
   const context: ConvertContext = {
     file: options.file,

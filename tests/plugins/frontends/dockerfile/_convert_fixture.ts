@@ -37,7 +37,7 @@ export interface Plan {
   resolved: Array<{ reference: string; platform: Platform }>;
 }
 
-/** Converts `text` with a resolver that answers every reference without a registry. */
+/** Converts `text` with a resolver that resolves every reference without a registry. */
 export async function plan(text: string, options: PlanOptions = {}): Promise<Plan> {
   const warnings: string[] = [];
   const resolved: Plan["resolved"] = [];

@@ -1,8 +1,8 @@
 /**
- * Golden tests over the Dockerfile corpus in tests/testdata/dockerfile/corpus:
- * each Dockerfile is converted for its platforms with a fake image resolver,
- * and a summary of the plan (every op with its mounts, the image config and
- * the warnings) is compared with the folder's plan.json.
+ * Golden tests over the Dockerfile corpus in tests/testdata/dockerfile/corpus.
+ * Each Dockerfile is converted for its platforms with a fake image resolver.
+ * A summary of the plan (every op with its mounts, the image config and the
+ * warnings) is compared with the folder's plan.json.
  *
  * Run with UPDATE_GOLDEN=1 to rewrite plan.json after a deliberate change,
  * then review the diff. tests/e2e/dockerfile_corpus_test.ts builds the cases
@@ -21,7 +21,7 @@ import {
   NetworkMode,
 } from "../../../../core/graph/gen/tsbuild/graph/v1/definition_pb.ts";
 import { parsePlatform } from "../../../../core/oci/platform.ts";
-import { plan, type Plan } from "./_convert_fixture.ts";
+import { type Plan, plan } from "./_convert_fixture.ts";
 
 const CORPUS = new URL("../../../testdata/dockerfile/corpus/", import.meta.url);
 const UPDATE_GOLDEN = Deno.env.get("UPDATE_GOLDEN") === "1";
@@ -48,7 +48,10 @@ function mountSummary(mount: Mount): Record<string, unknown> {
     summary.input = mount.input >= 0 ? "op" : "none";
   }
   if (mount.cache) {
-    summary.cache = { id: mount.cache.id, sharing: CacheSharing[mount.cache.sharing].toLowerCase() };
+    summary.cache = {
+      id: mount.cache.id,
+      sharing: CacheSharing[mount.cache.sharing].toLowerCase(),
+    };
   }
   if (mount.secret) {
     const { id, env, optional, mode, uid, gid } = mount.secret;

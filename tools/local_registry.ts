@@ -1,0 +1,29 @@
+// deno-lint-ignore-file no-console -- a command-line script prints where its registry is
+/**
+ * Starts a registry on loopback with a busybox base image in it, for trying
+ * tsbuild without Docker Hub: `deno task registry [PORT]` (default 5000).
+ * It runs until Ctrl-C and removes its storage when it stops.
+ *
+ * @module
+ */
+
+import { pushBusybox } from "../tests/_fixtures/push_busybox.ts";
+import { startRegistry } from "../tests/_fixtures/registry.ts";
+
+const port = Number(Deno.args[0] ?? 5000);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  console.error(`Invalid port "${Deno.args[0]}": expected a number from 1 to 65535`);
+  Deno.exit(2);
+}
+
+const registry = await startRegistry({ port });
+const digest = await pushBusybox(registry.host, "busybox:1");
+console.log(`Registry listening on ${registry.host}, with ${registry.host}/busybox:1 (${digest})`);
+console.log("Press Ctrl-C to stop it.");
+
+const stop = async () => {
+  await registry.stop();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
