@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console -- a command-line script prints its result
 /**
  * One build for `bench/local_context.ts` that keeps the image in tsbuild's own store, as
- * `docker build` keeps it in dockerd's image store and buildah in its storage: the built-in
+ * `docker build` keeps it in dockerd's image store and buildah in its storage. The built-in
  * plugins build the Dockerfile, and an exporter defined here assembles the image (layers,
  * config and manifest in the store) without copying it anywhere else.
  *

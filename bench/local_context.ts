@@ -4,9 +4,9 @@
  * BuildKit (a private dockerd from Debian's docker.io) and buildah, and `tar -c | tar -x` of
  * the same tree as the floor.
  *
- * Each round runs, for every tool in an order rotated by one place per round: a first build
- * with an empty cache (the base image is pulled again), a rebuild with nothing changed, and a
- * rebuild after one small file changed. tsbuild runs in three ways: the command line writing
+ * Each round runs three builds with every tool, in an order of tools rotated by one place per
+ * round. The first build starts with an empty cache, so the base image is pulled again. Then
+ * comes a rebuild with nothing changed, and a rebuild after one small file changed. tsbuild runs in three ways: the command line writing
  * an OCI archive with gzip layers (its default) and with zstd layers, and a build that keeps
  * the image in tsbuild's store with uncompressed layers (`_local_context_build.ts`), which is
  * what `docker build` and buildah do with theirs. The report gives medians over the rounds
@@ -256,7 +256,7 @@ function startTsbuildCli(dir: string, baseImage: string, compression: string): P
   ]);
 }
 
-/** A build that keeps the image, with uncompressed layers, in tsbuild's store. */
+/** Starts a build that keeps the image, with uncompressed layers, in tsbuild's store. */
 function startTsbuildStore(dir: string, baseImage: string): Promise<Builder> {
   const entry = join(REPO_ROOT, "bench", "_local_context_build.ts");
   return startTsbuild("tsbuild-store", dir, entry, (root, context) => [

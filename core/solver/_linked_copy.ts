@@ -5,9 +5,9 @@
  * directory rather than through an overlay mount.
  *
  * Linking is safe because snapshots are never modified once committed (see
- * `merge_op.ts`), and it gives the same files as a copy would: the op sets no
- * owner and no mode, so each copied file would get the source's owner, mode
- * and mtime, which are the inode's own.
+ * `merge_op.ts`). It gives the same files as a copy would, because the op sets
+ * no owner and no mode, so each copied file would get the source's owner,
+ * mode and mtime, which are the inode's own.
  *
  * @module
  */
@@ -21,13 +21,13 @@ import type { RunContext } from "./_run_context.ts";
 import { lowerDirsOf, withReadonlyView } from "./_views.ts";
 import type { VertexResult } from "./solver.ts";
 
-/** Snapshot kinds whose diff holds plain files that no overlay wrote, so linking them is safe. */
+/** Snapshot kinds whose diff contains plain files that no overlay wrote, so linking them is safe. */
 const LINKABLE_KINDS = new Set(["local"]);
 
 /** Milliseconds of synchronous calls between two yields to the event loop. */
 const SLICE_MS = 16;
 
-/** How the entries of a linked copy were written. */
+/** Counts of the files a linked copy wrote, by method. */
 interface LinkCounts {
   linked: number;
   copied: number;
@@ -133,10 +133,10 @@ async function linkIntoDiff(
 /**
  * Creates the directories of `names` in `diffDir` as a copy through an
  * overlay would leave them, and returns the last one's path. A directory the
- * base has gets the base's owner and mode (and its times, unless an entry is
- * created directly in it); a missing one gets mode 0755 and owner root, as
- * the copy's parents do. Returns undefined when the base has a non-directory
- * on the path.
+ * base has gets the base's owner and mode, and its times unless an entry is
+ * created directly in it. A missing one gets mode 0755 and owner root, as the
+ * copy's parents do. Returns undefined when the base has a non-directory on
+ * the path.
  */
 function createDestination(
   names: string[],
@@ -200,7 +200,7 @@ class TreeLinker {
     }
   }
 
-  /** Writes directory `from` as `to`; `base` is the base's directory of that name, if any. */
+  /** Writes directory `from` as `to`, merging with `base`, the base's directory of that name. */
   async #directory(
     from: string,
     to: string,
@@ -210,7 +210,7 @@ class TreeLinker {
   ): Promise<void> {
     Deno.mkdirSync(to);
     const merge = base !== undefined && baseInfo !== undefined;
-    // An overlay makes a directory that replaces a file or symlink opaque; this does the same.
+    // An overlay makes a directory that replaces a file or symlink opaque, so this does too.
     if (baseInfo && !merge) markOpaque(to);
     await this.children(from, to, base);
     // As in `_copy.ts`, a directory that already exists keeps its owner and mode.
@@ -229,7 +229,7 @@ class TreeLinker {
       const code = (error as { code?: unknown }).code;
       if (code !== "EMLINK" && code !== "EXDEV") throw error;
     }
-    // The inode has as many links as the file system allows, or lives elsewhere: copy it.
+    // The inode has as many links as the file system allows, or lives on another file system.
     Deno.copyFileSync(from, to);
     Deno.chownSync(to, info.uid, info.gid);
     Deno.chmodSync(to, (info.mode ?? 0o644) & 0o7777);

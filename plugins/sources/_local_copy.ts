@@ -1,7 +1,7 @@
 /**
  * Writes the kept entries of a scanned local directory into a snapshot's diff
  * directory, owned by root as Docker does for a build context. Files come
- * from the file store as hard links; a file the store lacks is copied from
+ * from the file store as hard links. A file the store lacks is copied from
  * the directory, checked against the digest the scan computed, and published
  * to the store for the next snapshot.
  *
@@ -14,6 +14,7 @@ import { type FileStore, fileStoreKey } from "./_local_file_store.ts";
 import { hashFile } from "./_local_hash.ts";
 import { createPacer, type Pacer } from "./_local_pacer.ts";
 import { isSettled } from "./_local_record.ts";
+import { type LocalStat, lstatLocal } from "./_local_stat.ts";
 import type { DirectoryEntry, FileEntry, TreeEntry } from "./_local_tree.ts";
 
 /** Options for {@link copyTree}. */
@@ -22,12 +23,12 @@ export interface CopyTreeOptions {
   name: string;
   /** File system time when the scan started; see `isUnchanged` in `_local_record.ts`. */
   stampMs: number;
-  /** Where unchanged files are linked from and new ones are published to. */
+  /** The file store that unchanged files are linked from and new ones are published to. */
   files: FileStore;
   signal: AbortSignal;
 }
 
-/** How the files of a snapshot were written. */
+/** Counts of the files a snapshot got, by method. */
 export interface CopyCounts {
   /** Files read from the local directory. */
   copied: number;
@@ -126,7 +127,7 @@ class TreeCopier {
     // before it is published to the file store under the scanned digest.
     const after = lstatOrUndefined(source);
     if (after && matchesScan(entry, after, this.#options.stampMs)) return;
-    const { content } = await hashFile(dest, { pacer: this.#pacer });
+    const content = await hashFile(dest, { pacer: this.#pacer });
     if (content !== entry.content) throw this.#changedError(path);
   }
 
@@ -138,20 +139,20 @@ class TreeCopier {
   }
 }
 
-function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+function lstatOrUndefined(path: string): LocalStat | undefined {
   try {
-    return Deno.lstatSync(path);
+    return lstatLocal(path);
   } catch {
     return undefined;
   }
 }
 
-function matchesScan(entry: FileEntry, info: Deno.FileInfo, stampMs: number): boolean {
-  return info.isFile &&
+function matchesScan(entry: FileEntry, info: LocalStat, stampMs: number): boolean {
+  return info.kind === "file" &&
     isSettled(entry, stampMs) &&
     info.size === entry.size &&
-    info.mtime?.getTime() === entry.mtimeMs &&
-    info.ctime?.getTime() === entry.ctimeMs &&
+    info.mtimeMs === entry.mtimeMs &&
+    info.ctimeMs === entry.ctimeMs &&
     info.ino === entry.ino;
 }
 

@@ -24,7 +24,7 @@
 import { createHash } from "../../core/deps.ts";
 import type { Digest } from "../../core/digest.ts";
 
-/** What an entry is keyed by: the file's path and the fields a snapshot's file takes from it. */
+/** The fields an entry is keyed by: the file's path and what a snapshot's file takes from it. */
 export interface StoredFile {
   /** Path relative to the local directory. */
   path: string;

@@ -17,20 +17,14 @@ const CHUNK_SIZE = 256 * 1024;
  */
 const buffer = new Uint8Array(CHUNK_SIZE);
 
-/** The digest of a file and its `fstat` once read to the end. */
-export interface HashedFile {
-  content: Digest;
-  info: Deno.FileInfo;
-}
-
 /** Options for {@link hashFile}. */
 export interface HashFileOptions {
   /** Yields between reads, and stops the read when its signal aborts. */
   pacer?: Pacer;
 }
 
-/** Returns the sha256 of the file at `path` and its stat after the last read. */
-export async function hashFile(path: string, options: HashFileOptions = {}): Promise<HashedFile> {
+/** Returns the sha256 of the bytes of the file at `path`. */
+export async function hashFile(path: string, options: HashFileOptions = {}): Promise<Digest> {
   using file = Deno.openSync(path, { read: true });
   const hash = createHash("sha256");
   for (;;) {
@@ -39,5 +33,5 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
     hash.update(buffer.subarray(0, count));
     if (count === CHUNK_SIZE) await options.pacer?.pause();
   }
-  return { content: `sha256:${hash.digest("hex")}`, info: file.statSync() };
+  return `sha256:${hash.digest("hex")}`;
 }

@@ -19,6 +19,7 @@ import {
   type TreeEntry,
 } from "./_local_tree.ts";
 import { createPacer, type Pacer } from "./_local_pacer.ts";
+import { type LocalStat, lstatLocal } from "./_local_stat.ts";
 
 /** A file rewritten while it is hashed is hashed again up to this many times in total. */
 const MAX_HASH_ATTEMPTS = 3;
@@ -50,7 +51,7 @@ export interface ScanOptions {
 interface Candidate {
   name: string;
   path: string;
-  info: Deno.FileInfo;
+  info: LocalStat;
   descendOnly: boolean;
 }
 
@@ -59,8 +60,8 @@ interface Candidate {
  *
  * NOTE: the scan makes synchronous `readDir` and `lstat` calls, which cost a
  * few microseconds each where the asynchronous ones cost about 25 (Deno
- * 2.9.6), and yields to the event loop every few milliseconds so that other
- * steps of the build and cancellation still get their turn.
+ * 2.9.6, 2-core machine). It yields to the event loop every few milliseconds,
+ * so other steps of the build and cancellation still get their turn.
  */
 export async function scanDirectory(
   root: string,
@@ -73,7 +74,7 @@ export async function scanDirectory(
     mode: ROOT_MODE,
     digest: directoryDigest(ROOT_MODE, children),
     children,
-    mtimeMs: Deno.lstatSync(root).mtime?.getTime() ?? 0,
+    mtimeMs: lstatLocal(root).mtimeMs,
   };
   return { tree, counts: scan.counts };
 }
@@ -97,7 +98,7 @@ class Scan {
     for (const name of this.#readNames(dir)) {
       const candidate = this.#candidate(dir, name);
       if (!candidate) continue;
-      const entry = candidate.info.isDirectory
+      const entry = candidate.info.kind === "dir"
         ? await this.#directory(candidate)
         : await this.#leaf(candidate);
       if (entry) children.set(name, entry);
@@ -118,9 +119,9 @@ class Scan {
 
   #candidate(dir: string, name: string): Candidate | undefined {
     const path = dir ? `${dir}/${name}` : name;
-    let info: Deno.FileInfo;
+    let info: LocalStat;
     try {
-      info = Deno.lstatSync(this.#hostPath(path));
+      info = lstatLocal(this.#hostPath(path));
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw this.#readError(path, error);
       // Deno decodes a name that is not UTF-8 with U+FFFD in place of the bad
@@ -133,7 +134,7 @@ class Scan {
       return undefined;
     }
 
-    const decision = this.#options.filter.decide(path, info.isDirectory);
+    const decision = this.#options.filter.decide(path, info.kind === "dir");
     if (decision === "skip") {
       this.counts.excluded++;
       return undefined;
@@ -145,20 +146,20 @@ class Scan {
     const children = await this.children(candidate.path);
     // A directory kept only because something below it might be included disappears when nothing is.
     if (candidate.descendOnly && children.size === 0) return undefined;
-    const mode = (candidate.info.mode ?? 0o755) & 0o7777;
+    const mode = candidate.info.mode;
     return {
       kind: "dir",
       mode,
       digest: directoryDigest(mode, children),
       children,
-      mtimeMs: candidate.info.mtime?.getTime() ?? 0,
+      mtimeMs: candidate.info.mtimeMs,
     };
   }
 
   async #leaf(candidate: Candidate): Promise<TreeEntry | undefined> {
     const { path, info } = candidate;
-    const mode = (info.mode ?? 0) & 0o7777;
-    if (info.isSymlink) {
+    const mode = info.mode;
+    if (info.kind === "symlink") {
       let target: string;
       try {
         target = Deno.readLinkSync(this.#hostPath(path));
@@ -170,46 +171,47 @@ class Scan {
         mode,
         digest: symlinkDigest(mode, target),
         target,
-        mtimeMs: info.mtime?.getTime() ?? 0,
+        mtimeMs: info.mtimeMs,
       };
     }
-    if (info.isFile) return await this.#file(path, info);
+    if (info.kind === "file") return await this.#file(path, info);
 
     this.counts.skipped++;
     this.#options.onSkipped(path, `a ${specialKind(info)} is not a file, directory or symlink`);
     return undefined;
   }
 
-  async #file(path: string, info: Deno.FileInfo): Promise<FileEntry> {
+  async #file(path: string, info: LocalStat): Promise<FileEntry> {
     const previous = this.#options.previous;
     const record = previous?.files.get(path);
     if (record && isUnchanged(record, info, previous!.stampMs)) {
       this.counts.reused++;
-      return fileEntry(record);
+      return { kind: "file", ...record };
     }
     this.counts.read++;
-    return fileEntry(await this.#hash(path, info));
+    return { kind: "file", ...await this.#hash(path, info) };
   }
 
   /** Hashes `path`, starting over when its stat shows it changed during the read. */
-  async #hash(path: string, before: Deno.FileInfo): Promise<FileRecord> {
+  async #hash(path: string, before: LocalStat): Promise<FileRecord> {
     for (let attempt = 1;; attempt++) {
-      let hashed;
+      let content: FileRecord["content"];
+      let after: LocalStat;
       try {
-        hashed = await hashFile(this.#hostPath(path), { pacer: this.#pacer });
+        content = await hashFile(this.#hostPath(path), { pacer: this.#pacer });
+        after = lstatLocal(this.#hostPath(path));
       } catch (error) {
         if (this.#options.signal.aborted) throw error;
         throw this.#readError(path, error);
       }
-      const record = statRecord(hashed.info, hashed.content);
-      if (sameStat(before, hashed.info)) return record;
+      if (sameStat(before, after)) return statRecord(after, content);
       if (attempt === MAX_HASH_ATTEMPTS) {
         throw new InvalidInputError(
           `Failed to read local "${this.#options.name}": "${path}" kept changing while it was read`,
           { data: { local: this.#options.name, path } },
         );
       }
-      before = hashed.info;
+      before = after;
     }
   }
 
@@ -229,32 +231,22 @@ class Scan {
   }
 }
 
-function fileEntry(record: FileRecord): FileEntry {
-  return { kind: "file", digest: fileDigest(record.mode, record.content), ...record };
+function statRecord(info: LocalStat, content: FileRecord["content"]): FileRecord {
+  const { size, mode, mtimeMs, ctimeMs, ino } = info;
+  return { size, mode, mtimeMs, ctimeMs, ino, content, digest: fileDigest(mode, content) };
 }
 
-function statRecord(info: Deno.FileInfo, content: FileRecord["content"]): FileRecord {
-  return {
-    size: info.size,
-    mode: (info.mode ?? 0) & 0o7777,
-    mtimeMs: info.mtime?.getTime() ?? -1,
-    ctimeMs: info.ctime?.getTime() ?? -1,
-    ino: info.ino ?? -1,
-    content,
+function sameStat(a: LocalStat, b: LocalStat): boolean {
+  return a.kind === b.kind && a.size === b.size && a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+}
+
+function specialKind(info: LocalStat): string {
+  const names: Record<string, string> = {
+    fifo: "FIFO",
+    socket: "socket",
+    block: "block device",
+    char: "character device",
   };
-}
-
-function sameStat(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
-  return a.size === b.size &&
-    a.mtime?.getTime() === b.mtime?.getTime() &&
-    a.ctime?.getTime() === b.ctime?.getTime() &&
-    a.ino === b.ino;
-}
-
-function specialKind(info: Deno.FileInfo): string {
-  if (info.isFifo) return "FIFO";
-  if (info.isSocket) return "socket";
-  if (info.isBlockDevice) return "block device";
-  if (info.isCharDevice) return "character device";
-  return "special file";
+  return names[info.kind] ?? "special file";
 }

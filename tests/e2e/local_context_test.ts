@@ -339,7 +339,11 @@ Deno.test("local context: a missing context directory is a clear error", async (
   ]);
 
   assertEquals(result.code, 1, result.stderr);
-  assertStringIncludes(result.stderr, `directory "${missing}" does not exist`);
+  // The command line checks the context before the local source would report it.
+  assertStringIncludes(
+    result.stderr,
+    `ERROR: Failed to read the build context "${missing}": no such directory`,
+  );
 });
 
 Deno.test("local context: an unreadable file is a clear error naming it", async () => {

@@ -134,6 +134,6 @@ Deno.test("help: unknown command exits 2 and names it", async () => {
   const result = await runCli(["bulid"]);
 
   assertEquals(result.code, 2);
-  assert(result.stderr.startsWith('ERROR: unknown command "bulid"\n'), result.stderr);
+  assert(result.stderr.startsWith('ERROR: Unknown command "bulid"\n'), result.stderr);
   assertStringIncludes(result.stderr, "Usage: tsbuild COMMAND");
 });

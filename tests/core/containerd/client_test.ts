@@ -222,7 +222,10 @@ Deno.test({
   ignore,
   async fn() {
     await using containerd = await startContainerd();
-    using client = createContainerdClient({ address: containerd.address, namespace: "test" });
+    using base = createContainerdClient({ address: containerd.address, namespace: "test" });
+    // A lease keeps containerd's garbage collector off the snapshots while the test works.
+    const lease = await base.leases.create();
+    const client = base.withLease(lease.id);
     const snapshots = client.snapshots();
 
     const mounts = await snapshots.prepare("active-1");
