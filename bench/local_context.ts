@@ -321,7 +321,7 @@ function formatReport(
   argv: string[],
 ): { text: string; json: string } {
   const rows: string[] = [];
-  const header = ["tool", ...SCENARIOS, "peak MB"].map((cell) => cell.padEnd(18)).join("");
+  const header = ["tool", ...SCENARIOS, "peak MiB"].map((cell) => cell.padEnd(18)).join("");
   rows.push(header);
   const medians: Record<string, Record<string, number>> = {};
   for (const [name, own] of Object.entries(times)) {

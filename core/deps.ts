@@ -34,6 +34,7 @@ export {
   gunzipSync,
   gzipSync,
   inflateSync,
+  zstdCompressSync,
 } from "node:zlib";
 export { PassThrough, Readable, Transform, Writable } from "node:stream";
 export { pipeline } from "node:stream/promises";

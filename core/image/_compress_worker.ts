@@ -5,9 +5,7 @@
  * @module
  */
 
-// NOTE: core/deps.ts exports neither zstdCompressSync nor a worker-friendly one-shot zstd, so
-// this worker imports node:zlib directly.
-import { constants, gzipSync, zstdCompressSync } from "node:zlib";
+import { gzipSync, zlibConstants as constants, zstdCompressSync } from "../deps.ts";
 
 /** A block to compress, as the main thread posts it. */
 export interface CompressRequest {

@@ -160,6 +160,37 @@ COPY . .
   assert((await Deno.lstat(`${fs}/etc/passwd`)).isFile);
 });
 
+Deno.test("local context: layers compressed in blocks have the same digest in two stores", async () => {
+  const registry = await sharedRegistry();
+  await using temp = await createTempDir();
+  const context = `${temp.path}/context`;
+  // More than one 512 KiB compression block, so the layer has several gzip members.
+  const files = manyFiles(40, COPY_ALL);
+  for (let i = 0; i < 4; i++) files[`big/${i}.bin`] = `${i}`.repeat(400_000);
+  await writeFiles(context, files);
+
+  const digests = [];
+  for (const root of ["one", "two"]) {
+    for (const compression of ["gzip", "zstd"]) {
+      const archive = `${temp.path}/${root}-${compression}.tar`;
+      const built = await buildDockerfile({
+        root: `${temp.path}/${root}`,
+        context,
+        buildArgs: { BASE: registry.busyboxRef },
+        outputs: [{ type: "oci", attrs: { dest: archive, compression } }],
+        sourceDateEpoch: 1_700_000_000,
+      });
+      digests.push(built.report.exports[0].result.digest);
+      const layer = await unpackTopLayer(archive, temp.path);
+      assertEquals(await Deno.readTextFile(`${layer}/app/big/3.bin`), "3".repeat(400_000));
+    }
+  }
+
+  assertEquals(digests[2], digests[0]);
+  assertEquals(digests[3], digests[1]);
+  assertNotEquals(digests[1], digests[0]);
+});
+
 Deno.test("local context: a deleted and an added file reach the image", async () => {
   await using temp = await createTempDir();
   const context = `${temp.path}/context`;
