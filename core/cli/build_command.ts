@@ -9,13 +9,8 @@ import { build } from "../build.ts";
 import { basename, dirname, resolve } from "../deps.ts";
 import { InvalidInputError } from "../errors.ts";
 import { createRuncExecutor } from "../exec/runc.ts";
-import { createContainerdExecutor } from "../exec/containerd.ts";
 import type { Executor } from "../exec/executor.ts";
-import {
-  CONTAINERD_ADDRESS_ENV,
-  type ContainerdClient,
-  createContainerdClient,
-} from "../containerd/client.ts";
+import type { ContainerdClient } from "../containerd/client.ts";
 import { hostPlatform, parsePlatform } from "../oci/platform.ts";
 import { createRegistryClient } from "../registry/client.ts";
 import { defaultStoreRoot } from "../store/store.ts";
@@ -203,11 +198,7 @@ export async function runBuildCommand(
   const renderer = createRenderer(quiet ? "quiet" : flagValue(args, "progress", "auto")!, io);
 
   const abort = new AbortController();
-  using containerd = createContainerdClient({
-    address: flagValue(args, "containerd-address"),
-    namespace: flagValue(args, "containerd-namespace"),
-    signal: abort.signal,
-  });
+  using containerd = await connectContainerdIfUsed(args, request, abort.signal);
   const onSignal = () => abort.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -223,7 +214,7 @@ export async function runBuildCommand(
       root,
       ...request,
       plugins,
-      executor: createExecutor(args, root, containerd),
+      executor: await createExecutor(args, root, containerd),
       containerd,
       preferContainerdImages: prefersContainerdImages(args, request.frontendOptions),
       registry,
@@ -404,12 +395,19 @@ function parseSourceDateEpoch(value: string | undefined): number | undefined {
 }
 
 /** Returns the executor `--executor` names: runc (the default) or containerd. */
-function createExecutor(args: ParsedArgs, root: string, containerd: ContainerdClient): Executor {
+async function createExecutor(
+  args: ParsedArgs,
+  root: string,
+  containerd: ContainerdClient | undefined,
+): Promise<Executor> {
   const name = flagValue(args, "executor", "runc");
   if (name === "runc") {
     return createRuncExecutor({ stateRoot: `${root}/runc`, bundleRoot: `${root}/tmp` });
   }
-  if (name === "containerd") return createContainerdExecutor({ client: containerd });
+  if (name === "containerd" && containerd) {
+    const { createContainerdExecutor } = await import("../exec/containerd.ts");
+    return createContainerdExecutor({ client: containerd });
+  }
   throw new InvalidInputError(`Invalid --executor "${name}": expected "runc" or "containerd"`);
 }
 
@@ -424,8 +422,39 @@ function prefersContainerdImages(
 ): boolean {
   if (flagEnabled(args, "pull") || frontendOptions["image-resolve-mode"] === "pull") return false;
   return flagValue(args, "containerd-address") !== undefined ||
-    (Deno.env.get(CONTAINERD_ADDRESS_ENV) ?? "") !== "" ||
+    (Deno.env.get("CONTAINERD_ADDRESS") ?? "") !== "" ||
     flagValue(args, "executor") === "containerd";
+}
+
+/**
+ * Returns a containerd client when the build may talk to containerd: an `image` output, the
+ * containerd executor, a configured address, or a third-party plugin. Loading the client costs
+ * tens of milliseconds, which a build that never uses containerd does not pay.
+ */
+async function connectContainerdIfUsed(
+  args: ParsedArgs,
+  request: BuildRequest,
+  signal: AbortSignal,
+): Promise<(ContainerdClient & Disposable) | undefined> {
+  const used = request.outputs.some((output) => output.type === "image") ||
+    prefersContainerdImages(args, {}) || flagValues(args, "plugin").length > 0 ||
+    existsSync("tsbuild.json") || flagValue(args, "config") !== undefined;
+  if (!used) return undefined;
+  const { createContainerdClient } = await import("../containerd/client.ts");
+  return createContainerdClient({
+    address: flagValue(args, "containerd-address"),
+    namespace: flagValue(args, "containerd-namespace"),
+    signal,
+  });
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkLocalDirectories(locals: Record<string, string>): void {

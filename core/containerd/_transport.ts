@@ -5,7 +5,7 @@
  */
 
 import type { Transport } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { connect } from "node:net";
 
 // HTTP/2 needs an authority; containerd ignores it, because the socket path decides where the
@@ -27,14 +27,30 @@ export interface ContainerdTransport {
  * first call and reopened after it breaks, for example when containerd restarts.
  */
 export function createContainerdTransport(address: string): ContainerdTransport {
-  const sessionManager = new Http2SessionManager(BASE_URL, {}, {
-    createConnection: () => connect(address),
-  });
-  const transport = createGrpcTransport({
-    baseUrl: BASE_URL,
-    sessionManager,
-    readMaxBytes: MAX_MESSAGE_BYTES,
-    writeMaxBytes: MAX_MESSAGE_BYTES,
-  });
-  return { transport, close: () => sessionManager.abort() };
+  // connect-node and node:http2 take about 35 ms to load, so builds that never talk to
+  // containerd do not load them.
+  let loaded: Promise<{ transport: Transport; sessionManager: Http2SessionManager }> | undefined;
+  const load = () =>
+    loaded ??= import("@connectrpc/connect-node").then(
+      ({ createGrpcTransport, Http2SessionManager }) => {
+        const sessionManager = new Http2SessionManager(BASE_URL, {}, {
+          createConnection: () => connect(address),
+        });
+        const transport = createGrpcTransport({
+          baseUrl: BASE_URL,
+          sessionManager,
+          readMaxBytes: MAX_MESSAGE_BYTES,
+          writeMaxBytes: MAX_MESSAGE_BYTES,
+        });
+        return { transport, sessionManager };
+      },
+    );
+  const transport: Transport = {
+    unary: async (...args) => (await load()).transport.unary(...args),
+    stream: async (...args) => (await load()).transport.stream(...args),
+  };
+  return {
+    transport,
+    close: () => void loaded?.then(({ sessionManager }) => sessionManager.abort()),
+  };
 }

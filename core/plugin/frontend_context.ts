@@ -8,7 +8,6 @@
 import { NotFoundError } from "../errors.ts";
 import { formatReference, parseReference } from "../oci/reference.ts";
 import { scopedPath } from "../fs/scoped_path.ts";
-import { findContainerdImage } from "../containerd/resolve_image.ts";
 import { createPluginContext, type PluginContextOptions } from "./context.ts";
 import type { FrontendContext, ResolvedImage } from "./types.ts";
 
@@ -40,7 +39,11 @@ export function createFrontendContext(
     if (!found) {
       found = base.progress.step(`[internal] load metadata for ${reference}`, async () => {
         const local = options.preferContainerdImages && options.containerd
-          ? await findContainerdImage(options.containerd, reference, platform)
+          ? await (await import("../containerd/resolve_image.ts")).findContainerdImage(
+            options.containerd,
+            reference,
+            platform,
+          )
           : undefined;
         const image = local ?? await options.registry.resolve(reference, platform);
         const parsed = parseReference(reference);

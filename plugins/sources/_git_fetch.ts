@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as isogit from "isomorphic-git";
+import { isomorphicGit } from "./_git_library.ts";
 import type { HttpClient } from "isomorphic-git";
 import { join, nodeFs } from "../../core/deps.ts";
 import { fetchPackV2, FetchRefusedError } from "./_git_fetch_v2.ts";
@@ -61,7 +61,7 @@ export async function fetchCommit(
       if (!(error instanceof FetchRefusedError)) throw error;
     }
   } else {
-    await isogit.fetch({
+    await (await isomorphicGit()).fetch({
       fs: nodeFs,
       http: options.http,
       gitdir: staging,
@@ -101,7 +101,7 @@ export async function deepenUntil(
       await Deno.writeTextFile(join(staging, "shallow"), shallow.map((oid) => `${oid}\n`).join(""));
       complete = shallow.length === 0;
     } else {
-      await isogit.fetch({
+      await (await isomorphicGit()).fetch({
         fs: nodeFs,
         http: options.http,
         gitdir: staging,
@@ -136,7 +136,7 @@ export async function stagedObjects(gitdir: string): Promise<Set<string>> {
 async function serverProtocol(options: FetchOptions): Promise<1 | 2> {
   const known = knownProtocols.get(options.url);
   if (known) return known;
-  const info = await isogit.getRemoteInfo2({
+  const info = await (await isomorphicGit()).getRemoteInfo2({
     http: options.http,
     url: options.url,
     protocolVersion: 2,
@@ -148,7 +148,7 @@ async function serverProtocol(options: FetchOptions): Promise<1 | 2> {
 }
 
 async function refTips(options: FetchOptions): Promise<string[]> {
-  const refs = await isogit.listServerRefs({
+  const refs = await (await isomorphicGit()).listServerRefs({
     http: options.http,
     url: options.url,
     protocolVersion: 2,

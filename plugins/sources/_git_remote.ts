@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as isogit from "isomorphic-git";
+import { isomorphicGit } from "./_git_library.ts";
 import type { HttpClient } from "isomorphic-git";
 import type { PluginContext } from "../../mod.ts";
 import { DigestMismatchError, RemoteError } from "../../core/errors.ts";
@@ -45,7 +45,7 @@ export async function connectRemote(
 /** Lists the remote's refs with protocol v2 `ls-refs` where offered, else the v1 advertisement. */
 export async function listRemoteRefs(remote: GitRemote): Promise<RemoteRef[]> {
   try {
-    return await isogit.listServerRefs({
+    return await (await isomorphicGit()).listServerRefs({
       http: remote.http,
       url: remote.source.url,
       protocolVersion: 2,

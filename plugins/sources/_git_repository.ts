@@ -19,7 +19,7 @@
  * @module
  */
 
-import * as isogit from "isomorphic-git";
+import { isomorphicGit } from "./_git_library.ts";
 import { join, nodeFs, randomBytes } from "../../core/deps.ts";
 import { listPacks } from "./_git_pack_check.ts";
 import { repositoryKey } from "./_git_url.ts";
@@ -47,7 +47,7 @@ export async function openSharedRepository(
   await withRepositoryLock(repository, "exclusive", async () => {
     if (await exists(join(repository.gitdir, "HEAD"))) return;
     await Deno.writeTextFile(join(dir, "url"), `${url}\n`);
-    await isogit.init({ fs: nodeFs, gitdir: repository.gitdir, bare: true });
+    await (await isomorphicGit()).init({ fs: nodeFs, gitdir: repository.gitdir, bare: true });
     await Deno.mkdir(join(repository.gitdir, "objects/pack"), { recursive: true });
   });
   return repository;
@@ -108,10 +108,10 @@ export async function createStaging(repository: SharedRepository): Promise<strin
     }
   }
   const staging = join(repository.dir, `staging-${randomBytes(6).toString("hex")}`);
-  await isogit.init({ fs: nodeFs, gitdir: staging, bare: true });
+  await (await isomorphicGit()).init({ fs: nodeFs, gitdir: staging, bare: true });
   await Deno.mkdir(join(staging, "objects/pack"), { recursive: true });
   // isomorphic-git's fetch reads the refspec of the remote it updates.
-  await isogit.setConfig({
+  await (await isomorphicGit()).setConfig({
     fs: nodeFs,
     gitdir: staging,
     path: "remote.origin.fetch",
