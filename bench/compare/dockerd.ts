@@ -48,10 +48,10 @@ export interface RunningDockerd {
  * Starts containerd and dockerd with all their state under `dir` and resolves once the
  * docker API responds.
  *
- * dockerd 20.10 would connect to a system containerd at /run/containerd/containerd.sock when
- * one runs, so the bench always starts its own and passes it with `--containerd`.
+ * Without `--containerd`, dockerd 20.10 uses a system containerd whenever
+ * /run/containerd/containerd.sock exists, so the bench always starts its own.
  *
- * @throws {Error} when either daemon exits or does not answer in time; the message contains
+ * @throws {Error} when either daemon exits or does not respond in time; the message contains
  * the end of its log. Whatever was started is stopped first.
  */
 export async function startDockerd(dir: string): Promise<RunningDockerd> {

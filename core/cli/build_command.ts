@@ -7,8 +7,8 @@
 
 import { build } from "../build.ts";
 import { basename, dirname, resolve } from "../deps.ts";
-import { InvalidInputError } from "../errors.ts";
-import { createRuncExecutor } from "../exec/runc.ts";
+import { CancelledError, InvalidInputError } from "../errors.ts";
+import { createRuncExecutor, DEFAULT_RUNC_PATH, reapAbandonedContainers } from "../exec/runc.ts";
 import type { Executor } from "../exec/executor.ts";
 import type { ContainerdClient } from "../containerd/client.ts";
 import { hostPlatform, parsePlatform } from "../oci/platform.ts";
@@ -190,16 +190,21 @@ export async function runBuildCommand(
   const args = parseArgs(argv, BUILD_FLAGS);
   const request = resolveBuildRequest(args);
   await using _loaded = await loadConfiguredPlugins(pluginFlags(args), plugins);
-  const root = resolve(flagValue(args, "root") ?? defaultStoreRoot());
+  const root = storeRoot(flagValue(args, "root"));
+  const abort = new AbortController();
   const registry = createRegistryClient({
     insecureRegistries: flagValues(args, "insecure-registry"),
+    signal: abort.signal,
   });
   const quiet = flagEnabled(args, "quiet");
   const renderer = createRenderer(quiet ? "quiet" : flagValue(args, "progress", "auto")!, io);
 
-  const abort = new AbortController();
   using containerd = await connectContainerdIfUsed(args, request, abort.signal);
-  const onSignal = () => abort.abort();
+  // The first Ctrl-C cancels the build cleanly; a second one ends the process at once.
+  const onSignal = () => {
+    if (abort.signal.aborted) Deno.exit(130);
+    abort.abort(new CancelledError("Build cancelled"));
+  };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
@@ -402,6 +407,7 @@ async function createExecutor(
 ): Promise<Executor> {
   const name = flagValue(args, "executor", "runc");
   if (name === "runc") {
+    await reapAbandonedContainers({ runcPath: DEFAULT_RUNC_PATH, stateRoot: `${root}/runc` });
     return createRuncExecutor({ stateRoot: `${root}/runc`, bundleRoot: `${root}/tmp` });
   }
   if (name === "containerd" && containerd) {
@@ -476,4 +482,12 @@ function checkLocalDirectories(locals: Record<string, string>): void {
       throw new InvalidInputError(`Failed to read local "${name}" at "${dir}": not a directory`);
     }
   }
+}
+
+/** Returns the store root from `--root`, TSBUILD_ROOT or the default, rejecting an empty value. */
+export function storeRoot(flag: string | undefined): string {
+  if (flag === "") {
+    throw new InvalidInputError(`Invalid --root "": expected a directory for the store`);
+  }
+  return resolve(flag ?? defaultStoreRoot());
 }

@@ -4,8 +4,7 @@
  * @module
  */
 
-import { resolve } from "../deps.ts";
-import { InvalidInputError, NotFoundError } from "../errors.ts";
+import { CancelledError, InvalidInputError, NotFoundError } from "../errors.ts";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { createRuncExecutor } from "../exec/runc.ts";
 import { definitionToJson } from "../graph/definition.ts";
@@ -15,9 +14,15 @@ import { loadConfiguredPlugins } from "../plugin/config_file.ts";
 import { createFrontendContext } from "../plugin/frontend_context.ts";
 import type { PluginRegistry } from "../plugin/registry.ts";
 import { createRegistryClient } from "../registry/client.ts";
-import { defaultStoreRoot, openStore } from "../store/store.ts";
+import { openStore } from "../store/store.ts";
 import { flagEnabled, flagValue, flagValues, formatFlags, parseArgs } from "./args.ts";
-import { BUILD_FLAGS, type CommandIo, pluginFlags, resolveBuildRequest } from "./build_command.ts";
+import {
+  BUILD_FLAGS,
+  type CommandIo,
+  pluginFlags,
+  resolveBuildRequest,
+  storeRoot,
+} from "./build_command.ts";
 import { createRenderer } from "./renderer.ts";
 
 /** Help text of `tsbuild debug`. */
@@ -80,14 +85,20 @@ async function dumpDefinition(
   }
 
   const renderer = createRenderer(flagValue(args, "progress", "quiet")!, io);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new CancelledError("Cancelled"));
+  Deno.addSignalListener("SIGINT", onSignal);
   try {
-    const root = resolve(flagValue(args, "root") ?? defaultStoreRoot());
+    const root = storeRoot(flagValue(args, "root"));
     await using store = await openStore(root);
     const base = {
       store,
-      registry: createRegistryClient({ insecureRegistries: flagValues(args, "insecure-registry") }),
+      registry: createRegistryClient({
+        insecureRegistries: flagValues(args, "insecure-registry"),
+        signal: abort.signal,
+      }),
       sink: renderer,
-      signal: new AbortController().signal,
+      signal: abort.signal,
       platform: request.platform,
       debug: flagEnabled(args, "debug"),
     };
@@ -113,6 +124,8 @@ async function dumpDefinition(
   } catch (error) {
     renderer.close();
     throw error;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
   }
 }
 

@@ -6,6 +6,10 @@
  */
 
 import { InvalidInputError, NotFoundError } from "../errors.ts";
+import { readRegularFile } from "../fs/read_limited.ts";
+
+/** BuildKit's limit for one secret, 500 KiB; secrets are tokens and keys, not archives. */
+const MAX_SECRET_BYTES = 500 * 1024;
 import type { SecretProvider } from "../solver/secrets.ts";
 
 /** Returns a provider for the secrets named by `--secret` values. */
@@ -35,8 +39,9 @@ export function parseSecretFlags(values: string[]): SecretProvider {
       if (!source) return undefined;
       if (source.file) {
         try {
-          return await Deno.readFile(source.file);
+          return await readRegularFile(source.file, MAX_SECRET_BYTES, `secret "${id}"`);
         } catch (error) {
+          if (error instanceof InvalidInputError) throw error;
           throw new NotFoundError(
             `Failed to read secret "${id}" from "${source.file}": ${(error as Error).message}`,
           );

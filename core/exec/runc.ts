@@ -89,9 +89,25 @@ interface ResolvedOptions extends RuncLocation {
   bundleRoot: string | undefined;
 }
 
-// Container ids carry the pid of the tsbuild that started them; a container
-// whose tsbuild was killed keeps running until something deletes it.
-async function reapAbandonedContainers(options: ResolvedOptions): Promise<void> {
+/**
+ * Kills and deletes containers whose tsbuild process was killed. Container ids
+ * carry the pid of the tsbuild that started them, and such a container keeps
+ * running until something deletes it. Costs one directory listing when there
+ * is nothing to reap.
+ */
+export async function reapAbandonedContainers(options: RuncLocation): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = (await Array.fromAsync(Deno.readDir(options.stateRoot))).map((entry) => entry.name);
+  } catch {
+    return;
+  }
+  const abandoned = names.some((name) => {
+    const pid = Number(/^tsbuild-(\d+)-/.exec(name)?.[1]);
+    return pid > 0 && pid !== Deno.pid && !processExists(pid);
+  });
+  if (!abandoned) return;
+
   let listed: Array<{ id: string }> = [];
   try {
     const output = await new Deno.Command(options.runcPath, {

@@ -15,6 +15,7 @@
 
 import { DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from "../oci/compression.ts";
 import type { CompressRequest, CompressResponse } from "./_compress_worker.ts";
+import { compressBlock } from "./_compress_block.ts";
 
 /**
  * Size of the input blocks. On a 417 MB tar of 20,000 text files
@@ -67,6 +68,16 @@ export function compressBlocks(
       if (next.done) {
         inputDone = true;
         break;
+      }
+      // A layer that fits in one short block is compressed here: starting workers costs tens
+      // of milliseconds, and the bytes are the same either way.
+      if (!pool && next.value.byteLength < BLOCK_SIZE) {
+        pending.push(
+          Promise.resolve(
+            compressBlock({ compression: options.compression, level, block: next.value }),
+          ),
+        );
+        continue;
       }
       pool ??= new WorkerPool(workerCount, (buffer) => buffers.push(buffer));
       const compressed = pool.compress({

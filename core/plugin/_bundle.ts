@@ -59,11 +59,17 @@ export async function bundlePlugin(path: string, display: string): Promise<Plugi
   const externals = new Set<string>();
   const importers = new Map<string, string>();
   const queue = [path];
+  // The bundler reads files with tsbuild's permissions, not the plugin's, so a plugin may only
+  // bundle files in its own directory tree; symlinks are resolved before the check.
+  const pluginDir = await realDirectory(path, display);
 
   while (queue.length > 0) {
     const file = queue.shift()!;
     if (modules.has(file)) continue;
     const displayed = file === path ? display : displayPath(file);
+    if (file !== path) {
+      await checkInside(file, pluginDir, display, importers.get(file) ?? displayed);
+    }
     const text = await readModule(file, displayed, display, importers);
     const code = await transpileModule(text, { plugin: display, display: displayed, path: file });
     const module: BundledModule = { path: file, display: displayed, code, deps: {} };
@@ -111,6 +117,35 @@ async function readModule(
       cause: error,
     });
   }
+}
+
+async function realDirectory(path: string, display: string): Promise<string> {
+  try {
+    const real = await Deno.realPath(path);
+    return real.slice(0, real.lastIndexOf("/"));
+  } catch (error) {
+    throw new InvalidInputError(`Failed to load plugin from "${display}": file not found`, {
+      cause: error,
+    });
+  }
+}
+
+async function checkInside(
+  file: string,
+  pluginDir: string,
+  plugin: string,
+  importer: string,
+): Promise<void> {
+  let real: string;
+  try {
+    real = await Deno.realPath(file);
+  } catch {
+    return; // A missing file is reported by readModule with the importing line.
+  }
+  if (real === pluginDir || real.startsWith(`${pluginDir}/`)) return;
+  throw new InvalidInputError(
+    `Failed to load plugin from "${plugin}": ${importer} imports "${file}", which is outside the plugin's directory "${pluginDir}"`,
+  );
 }
 
 function resolveLocal(specifier: string, importer: string): string | undefined {

@@ -8,6 +8,10 @@
 import { NotFoundError } from "../errors.ts";
 import { formatReference, parseReference } from "../oci/reference.ts";
 import { scopedPath } from "../fs/scoped_path.ts";
+import { readRegularFile } from "../fs/read_limited.ts";
+
+/** The largest file a frontend reads whole (a Dockerfile, an ignore file). */
+const MAX_LOCAL_FILE_BYTES = 16 * 1024 * 1024;
 import { createPluginContext, type PluginContextOptions } from "./context.ts";
 import type { FrontendContext, ResolvedImage } from "./types.ts";
 
@@ -68,7 +72,7 @@ export function createFrontendContext(
     }
     const target = await scopedPath(dir, path, { followFinal: true });
     try {
-      return await Deno.readFile(target);
+      return await readRegularFile(target, MAX_LOCAL_FILE_BYTES, `"${path}"`);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;

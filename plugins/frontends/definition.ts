@@ -13,6 +13,10 @@ import type {
   Plugin,
 } from "../../mod.ts";
 import { decodeDefinition } from "../../core/graph/definition.ts";
+import { readStreamLimited } from "../../core/fs/read_limited.ts";
+
+/** The largest definition read from stdin; file contents belong in sources, not in the graph. */
+const MAX_DEFINITION_BYTES = 256 * 1024 * 1024;
 
 async function onBuild(
   args: FrontendBuildArgs,
@@ -21,7 +25,11 @@ async function onBuild(
   if (!args.stdin) {
     throw new TypeError(`Failed to read the build definition: standard input is not available`);
   }
-  const bytes = new Uint8Array(await new Response(args.stdin).arrayBuffer());
+  const bytes = await readStreamLimited(
+    args.stdin,
+    MAX_DEFINITION_BYTES,
+    "the build definition from standard input",
+  );
   if (bytes.length === 0) {
     throw new TypeError(
       "Failed to read the build definition: standard input was empty (did the program writing it fail?)",

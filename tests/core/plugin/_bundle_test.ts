@@ -116,3 +116,27 @@ Deno.test("mapBundleStack() maps bundle lines back to plugin files", async () =>
     assertStringIncludes(mapped, "./plugin.ts:2:");
   });
 });
+
+Deno.test("bundlePlugin() rejects imports outside the plugin's directory", async () => {
+  await withTree({
+    "plugin/plugin.ts": `import secret from "../secret.ts";
+export default { apiVersion: 1, name: secret };
+`,
+    "secret.ts": `export default "not for plugins";\n`,
+    "plugin/linked.ts": `import secret from "./link/secret.ts";
+export default { apiVersion: 1, name: secret };
+`,
+  }, async (dir) => {
+    await Deno.symlink(dir, `${dir}/plugin/link`);
+    const parent = await assertRejects(
+      () => bundlePlugin(`${dir}/plugin/plugin.ts`, "./plugin.ts"),
+      InvalidInputError,
+    );
+    assertStringIncludes(parent.message, "outside the plugin's directory");
+    const linked = await assertRejects(
+      () => bundlePlugin(`${dir}/plugin/linked.ts`, "./linked.ts"),
+      InvalidInputError,
+    );
+    assertStringIncludes(linked.message, "outside the plugin's directory");
+  });
+});
