@@ -57,6 +57,7 @@ export type {
   ContentWriter,
   Descriptor,
   ExportArgs,
+  ExportCheckArgs,
   ExporterContext,
   ExporterPlugin,
   ExportResult,

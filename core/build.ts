@@ -89,6 +89,10 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
     return { output, exporter: found };
   });
 
+  for (const { output, exporter } of exporters) {
+    await exporter.exporter.onCheck?.({ attrs: output.attrs, names: options.names });
+  }
+
   await using store = await openStore(options.root);
   const base = {
     store,

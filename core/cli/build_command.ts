@@ -347,6 +347,7 @@ export function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   if (exporter) outputs.push(parseExporterFlags(exporter, flagValues(args, "exporter-opt")));
   const names = flagValues(args, "tag");
   checkLocalDirectories(locals);
+  checkMetadataFile(flagValue(args, "metadata-file"));
   return { frontend, frontendOptions, locals, remoteLocals, outputs, names, platform };
 }
 
@@ -391,7 +392,8 @@ function parseKeyValues(values: string[], flag: string, allowBare = false): Reco
 
 function parseSourceDateEpoch(value: string | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
-  if (!/^\d+$/.test(value)) {
+  // JavaScript dates end at 8.64e15 ms, in the year 275760.
+  if (!/^\d+$/.test(value) || Number(value) > 8.64e12) {
     throw new InvalidInputError(
       `Invalid SOURCE_DATE_EPOCH "${value}": expected whole seconds since 1970-01-01`,
     );
@@ -490,4 +492,27 @@ export function storeRoot(flag: string | undefined): string {
     throw new InvalidInputError(`Invalid --root "": expected a directory for the store`);
   }
   return resolve(flag ?? defaultStoreRoot());
+}
+
+// A metadata file that cannot be written should fail before the build, not after the export.
+function checkMetadataFile(path: string | undefined): void {
+  if (path === undefined) return;
+  const parent = dirname(resolve(path));
+  const parentInfo = statOrUndefined(parent);
+  if (!parentInfo?.isDirectory) {
+    throw new InvalidInputError(
+      `Invalid --metadata-file "${path}": directory "${parent}" does not exist`,
+    );
+  }
+  if (statOrUndefined(path)?.isDirectory) {
+    throw new InvalidInputError(`Invalid --metadata-file "${path}": it is a directory`);
+  }
+}
+
+function statOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
 }

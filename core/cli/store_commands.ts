@@ -4,12 +4,11 @@
  * @module
  */
 
-import { resolve } from "../deps.ts";
 import { InvalidInputError } from "../errors.ts";
 import { diskUsage, prune } from "../store/gc.ts";
-import { defaultStoreRoot, openStore } from "../store/store.ts";
+import { openStore } from "../store/store.ts";
 import { flagEnabled, type FlagSpec, flagValue, formatFlags, parseArgs } from "./args.ts";
-import type { CommandIo } from "./build_command.ts";
+import { type CommandIo, storeRoot } from "./build_command.ts";
 
 const ROOT_FLAG: FlagSpec = {
   name: "root",
@@ -46,7 +45,12 @@ export async function runDuCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stdout(`Usage: tsbuild du [flags]\n\nFlags:\n${formatFlags(DU_FLAGS)}\n`);
     return 0;
   }
-  await using store = await openStore(resolve(flagValue(args, "root") ?? defaultStoreRoot()));
+  const root = storeRoot(flagValue(args, "root"));
+  if (!existsDirectory(root)) {
+    io.stdout(`The store "${root}" does not exist yet: nothing is stored\n`);
+    return 0;
+  }
+  await using store = await openStore(root);
   const usage = await diskUsage(store);
   const total = usage.blobs.bytes + usage.snapshots.bytes + usage.data.bytes;
   io.stdout(
@@ -76,7 +80,12 @@ export async function runPruneCommand(argv: string[], io: CommandIo): Promise<nu
     return 0;
   }
   const keep = flagValue(args, "keep-duration");
-  await using store = await openStore(resolve(flagValue(args, "root") ?? defaultStoreRoot()), {
+  const root = storeRoot(flagValue(args, "root"));
+  if (!existsDirectory(root)) {
+    io.stdout(`The store "${root}" does not exist yet: nothing to prune\n`);
+    return 0;
+  }
+  await using store = await openStore(root, {
     exclusive: true,
   });
   const result = await prune(store, {
@@ -107,4 +116,14 @@ function formatSize(bytes: number): string {
   if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(2)} MB`;
   if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
   return `${bytes} B`;
+}
+
+// A file at the path still goes to openStore, which says that it is not a directory.
+function existsDirectory(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

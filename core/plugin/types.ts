@@ -377,6 +377,9 @@ export interface ExporterContext extends PluginContext {
   filesystemTar(options?: { sourceDateEpoch?: number }): ReadableStream<Uint8Array>;
 }
 
+/** Arguments of {@link ExporterPlugin.onCheck}: the output's options, before any build. */
+export type ExportCheckArgs = Pick<ExportArgs, "attrs" | "names">;
+
 /** Arguments of {@link ExporterPlugin.onExport}. */
 export interface ExportArgs {
   /** Options from `--output type=NAME,key=value,...`, without "type". */
@@ -401,5 +404,10 @@ export interface ExportResult {
  */
 export interface ExporterPlugin {
   name: string;
+  /**
+   * Checks the output's options before the build starts, so a wrong `--output` or `-t` fails
+   * at once rather than after the build. Optional; `onExport` must check them too.
+   */
+  onCheck?(args: ExportCheckArgs): void | Promise<void>;
   onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult>;
 }

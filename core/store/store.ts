@@ -6,6 +6,7 @@
  */
 
 import { homedir, randomBytes } from "../deps.ts";
+import { InvalidInputError } from "../errors.ts";
 import { BlobStore } from "./blobs.ts";
 import { CacheIndex } from "./cache_index.ts";
 import { SnapshotStore } from "./snapshots.ts";
@@ -39,6 +40,12 @@ export function defaultStoreRoot(): string {
 
 /** Opens (creating when needed) the store at `root` and takes its lock. */
 export async function openStore(root: string, options: StoreOptions = {}): Promise<Store> {
+  const existing = await Deno.stat(root).catch(() => undefined);
+  if (existing && !existing.isDirectory) {
+    throw new InvalidInputError(
+      `Failed to open the store at "${root}": it is a file, not a directory (see --root)`,
+    );
+  }
   await Deno.mkdir(`${root}/tmp`, { recursive: true });
   const lockFile = await Deno.open(`${root}/lock`, { read: true, write: true, create: true });
   await lockFile.lock(options.exclusive ?? false);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BuildImageOptions, ExportArgs } from "../../core/plugin/types.ts";
+import type { BuildImageOptions, ExportArgs, ExportCheckArgs } from "../../mod.ts";
 // NOTE: plugins are meant to import only types from core. The plugin API does not offer error
 // classes yet, so the built-in exporters take InvalidInputError from core until it does.
 import { InvalidInputError } from "../../core/errors.ts";
@@ -110,7 +110,7 @@ export function compressionAttr(
  * Returns the names to export an image under: the `-t` names, then those of the `name`
  * attribute, which contains one or more names separated by commas as in BuildKit.
  */
-export function imageNames(args: ExportArgs): string[] {
+export function imageNames(args: ExportCheckArgs): string[] {
   const fromAttr = (args.attrs.name ?? "").split(",").map((name) => name.trim()).filter((name) =>
     name !== ""
   );

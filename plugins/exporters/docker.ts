@@ -32,6 +32,12 @@ const ACCEPTED_ATTRS = ["dest", "name", "compression"] as const;
  */
 export const dockerExporter: ExporterPlugin = {
   name: "docker",
+  onCheck(args) {
+    checkAttrs("docker", args.attrs, ACCEPTED_ATTRS);
+    requireDest("docker", args.attrs);
+    compressionAttr("docker", args.attrs);
+    parseImageNames(imageNames(args));
+  },
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("docker", args.attrs, ACCEPTED_ATTRS);
     rejectMultiPlatform("docker", args);

@@ -9,6 +9,7 @@ import type {
   ContainerdClient,
   Descriptor,
   ExportArgs,
+  ExportCheckArgs,
   ExporterContext,
   ExporterPlugin,
   ExportResult,
@@ -65,6 +66,9 @@ interface ImageExportOptions {
  */
 export const imageExporter: ExporterPlugin = {
   name: "image",
+  onCheck(args) {
+    readOptions(args);
+  },
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     const options = readOptions(args);
     const containerd = context.containerd;
@@ -87,7 +91,7 @@ export const imageExporter: ExporterPlugin = {
   },
 };
 
-function readOptions(args: ExportArgs): ImageExportOptions {
+function readOptions(args: ExportCheckArgs): ImageExportOptions {
   checkAttrs("image", args.attrs, ACCEPTED_ATTRS);
   const names = imageNames(args).map((name) => formatReference(parseReference(name)));
   if (names.length === 0) {

@@ -25,6 +25,10 @@ const ACCEPTED_ATTRS = ["dest"] as const;
  */
 export const localExporter: ExporterPlugin = {
   name: "local",
+  onCheck(args) {
+    checkAttrs("local", args.attrs, ACCEPTED_ATTRS);
+    requireDest("local", args.attrs);
+  },
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("local", args.attrs, ACCEPTED_ATTRS);
     rejectMultiPlatform("local", args);

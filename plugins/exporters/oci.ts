@@ -42,6 +42,13 @@ const ACCEPTED_ATTRS = ["dest", "tar", "name", "compression"] as const;
  */
 export const ociExporter: ExporterPlugin = {
   name: "oci",
+  onCheck(args) {
+    checkAttrs("oci", args.attrs, ACCEPTED_ATTRS);
+    requireDest("oci", args.attrs);
+    booleanAttr("oci", args.attrs, "tar", true);
+    compressionAttr("oci", args.attrs);
+    parseImageNames(imageNames(args));
+  },
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("oci", args.attrs, ACCEPTED_ATTRS);
     const dest = requireDest("oci", args.attrs);

@@ -24,6 +24,10 @@ const ACCEPTED_ATTRS = ["dest"] as const;
  */
 export const tarExporter: ExporterPlugin = {
   name: "tar",
+  onCheck(args) {
+    checkAttrs("tar", args.attrs, ACCEPTED_ATTRS);
+    requireDest("tar", args.attrs);
+  },
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("tar", args.attrs, ACCEPTED_ATTRS);
     rejectMultiPlatform("tar", args);

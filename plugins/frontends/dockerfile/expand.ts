@@ -27,6 +27,12 @@ import { InvalidInputError } from "../../../core/errors.ts";
 import { isDigit, isLetter, isSpace } from "./_chars.ts";
 import { replacePattern, trimPatternPrefix, trimPatternSuffix } from "./_shell_pattern.ts";
 
+/**
+ * The longest text an expansion may produce. Variables that double themselves
+ * (`ENV A=$A$A` repeated) would otherwise grow until the process runs out of memory.
+ */
+const MAX_EXPANDED_LENGTH = 1024 * 1024;
+
 /** Returns a variable's value, or `undefined` when the variable is not set. */
 export type VariableLookup = (name: string) => string | undefined;
 
@@ -133,7 +139,15 @@ function runExpander(
   };
 
   try {
-    return new Expander(text, lookup, resolved).readUntil(undefined, resolved.keepEscapes);
+    const result = new Expander(text, lookup, resolved).readUntil(undefined, resolved.keepEscapes);
+    if (result.text.length > MAX_EXPANDED_LENGTH) {
+      throw new InvalidInputError(
+        `failed to expand ${
+          JSON.stringify(text.slice(0, 80))
+        }: the result is longer than ${MAX_EXPANDED_LENGTH} characters`,
+      );
+    }
+    return result;
   } catch (error) {
     if (!(error instanceof ExpansionFailure)) throw error;
     throw new InvalidInputError(`failed to expand ${JSON.stringify(text)}: ${error.message}`, {
