@@ -252,6 +252,8 @@ function exporterStandIn(
   sandbox: PluginSandbox,
 ): ExporterPlugin {
   const name = entry.name as string;
+  // NOTE: a sandboxed exporter's onCheck is not forwarded, so its options are checked only when
+  // onExport runs, after the build.
   return {
     name,
     onExport: entry.onExport
