@@ -66,7 +66,7 @@ export async function runExecOp(
       },
     );
     if (exitCode !== 0) {
-      const command = JSON.stringify(meta.args.join(" "));
+      const command = JSON.stringify(shorten(meta.args.join(" "), 200));
       const lastLines = tail.lines();
       throw new ExecError(
         `Process ${command} did not complete successfully: exit code ${exitCode}` +
@@ -102,4 +102,9 @@ function createOutput(context: RunContext, tail: OutputTail, secrets: Uint8Array
       emit("stderr", streams.stderr.flush());
     },
   };
+}
+
+// Error messages repeat the command; a generated RUN line can be megabytes long.
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

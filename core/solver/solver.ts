@@ -305,7 +305,8 @@ function withStep(error: unknown, step: string, location: string | undefined): u
   if (!(error instanceof Error) || error instanceof CancelledError) return error;
   if (error instanceof TsbuildError && error.data.step !== undefined) return error;
   const where = location ? `${location}: ` : "";
-  error.message = `${where}${step}: ${error.message}`;
+  const shortStep = step.length > 200 ? `${step.slice(0, 200)}…` : step;
+  error.message = `${where}${shortStep}: ${error.message}`;
   if (error instanceof TsbuildError) Object.assign(error.data, { step, location });
   return error;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BuildImageOptions, ExportArgs, ExportCheckArgs } from "../../mod.ts";
+import type { BuildImageOptions, ExportCheckArgs } from "../../mod.ts";
 // NOTE: plugins are meant to import only types from core. The plugin API does not offer error
 // classes yet, so the built-in exporters take InvalidInputError from core until it does.
 import { InvalidInputError } from "../../core/errors.ts";
