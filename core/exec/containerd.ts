@@ -10,21 +10,12 @@ import { DEFAULT_RUNTIME } from "../containerd/containers.ts";
 import { createTaskIo } from "../containerd/task_io.ts";
 import type { ContainerdMount } from "../containerd/types.ts";
 import { randomBytes } from "../deps.ts";
-import {
-  CancelledError,
-  ContainerStartError,
-  InvalidInputError,
-  RemoteError,
-  TsbuildError,
-} from "../errors.ts";
-import { mkdirInRoot } from "./_root_path.ts";
+import { CancelledError, ContainerStartError, RemoteError, TsbuildError } from "../errors.ts";
+import { checkExecRequest, createProcessSpec } from "./_process_spec.ts";
 import type { ExecRequest, ExecResult, Executor } from "./executor.ts";
 import { recordMountStubs } from "./mount_stubs.ts";
-import { writeNetworkFiles } from "./network_files.ts";
 import { prepareRootfs, type SnapshotterSetting } from "./rootfs.ts";
-import { createRuntimeSpec, DEFAULT_MAX_OPEN_FILES, type RuntimeSpec } from "./spec.ts";
-import { resolveUser } from "./user.ts";
-import { DEFAULT_HOSTNAME } from "./runc.ts";
+import type { RuntimeSpec } from "./spec.ts";
 
 /** The spec's root path, relative to the bundle, where the shim mounts the task's rootfs. */
 const BUNDLE_ROOTFS = "rootfs";
@@ -84,7 +75,7 @@ async function runWithCancellation(
 ): Promise<ExecResult> {
   try {
     throwIfCancelled(request);
-    checkRequest(request);
+    checkExecRequest(request);
     return await runRequest(options, request);
   } catch (error) {
     if (request.signal?.aborted && !(error instanceof CancelledError)) {
@@ -117,67 +108,11 @@ async function runRequest(options: ResolvedOptions, request: ExecRequest): Promi
   }
 }
 
-/** Rejects what containerd would reject later with a less clear message. */
-function checkRequest(request: ExecRequest): void {
-  if (request.args.length === 0) {
-    throw new InvalidInputError("Invalid process: the argument list is empty");
-  }
-  if (!request.cwd.startsWith("/")) {
-    throw new InvalidInputError(
-      `Invalid working directory "${request.cwd}": expected an absolute path`,
-    );
-  }
-  for (const mount of request.mounts ?? []) {
-    if (!mount.dest.startsWith("/")) {
-      throw new InvalidInputError(
-        `Invalid mount destination "${mount.dest}": expected an absolute path`,
-      );
-    }
-  }
-}
-
 /** Returns the runtime spec, whose root is the bundle's rootfs directory the shim mounts. */
-async function createSpec(
-  scratch: string,
-  rootPath: string,
-  request: ExecRequest,
-): Promise<RuntimeSpec> {
-  const user = await resolveUser(rootPath, request.user);
-  // Docker creates a missing working directory owned by root, whatever the user.
-  await mkdirInRoot(rootPath, request.cwd, 0, 0);
-
-  const hostname = request.hostname ?? DEFAULT_HOSTNAME;
-  const networkFiles = request.network === "host"
-    ? await writeNetworkFiles(scratch, hostname)
-    : undefined;
-  return createRuntimeSpec({
-    rootPath: BUNDLE_ROOTFS,
-    args: request.args,
-    env: request.env,
-    cwd: request.cwd,
-    user,
-    hostname,
-    network: request.network,
-    networkFiles,
-    mounts: request.mounts,
-    maxOpenFiles: await hardOpenFilesLimit(),
-  });
-}
-
-/**
- * Returns this process's hard limit on open files, capped at the spec's default. The shim sets
- * the limit without CAP_SYS_RESOURCE, so it must not exceed the shim's own hard limit.
- *
- * NOTE: the shim inherits containerd's limits, not tsbuild's. This process's limit is used in
- * their place. That is right when both start alike, as a test's containerd or systemd units
- * with the usual LimitNOFILE do, and wrong for a containerd started with a lower limit.
- */
-async function hardOpenFilesLimit(): Promise<number> {
-  const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
-  const hard = limits.match(/^Max open files\s+\S+\s+(\d+)/m)?.[1];
-  return hard === undefined
-    ? DEFAULT_MAX_OPEN_FILES
-    : Math.min(Number(hard), DEFAULT_MAX_OPEN_FILES);
+function createSpec(scratch: string, rootPath: string, request: ExecRequest): Promise<RuntimeSpec> {
+  // NOTE: the shim inherits containerd's open-files limit, not tsbuild's; the spec uses
+  // tsbuild's, which is right when both were started alike.
+  return createProcessSpec(rootPath, BUNDLE_ROOTFS, scratch, request);
 }
 
 interface TaskSetup {

@@ -5,13 +5,8 @@
  */
 
 import { join, randomBytes } from "../deps.ts";
-import {
-  CancelledError,
-  ContainerStartError,
-  InvalidInputError,
-  NotFoundError,
-} from "../errors.ts";
-import { mkdirInRoot } from "./_root_path.ts";
+import { CancelledError, ContainerStartError, NotFoundError } from "../errors.ts";
+import { checkExecRequest, createProcessSpec, DEFAULT_HOSTNAME } from "./_process_spec.ts";
 import {
   deleteContainer,
   killContainer,
@@ -21,16 +16,13 @@ import {
 } from "./_runc_cli.ts";
 import type { ExecRequest, ExecResult, Executor } from "./executor.ts";
 import { recordMountStubs } from "./mount_stubs.ts";
-import { writeNetworkFiles } from "./network_files.ts";
 import { prepareRootfs, type Rootfs, type SnapshotterSetting } from "./rootfs.ts";
-import { createRuntimeSpec, DEFAULT_MAX_OPEN_FILES } from "./spec.ts";
-import { resolveUser } from "./user.ts";
 
 /** Path of runc as Debian's runc package installs it. */
 export const DEFAULT_RUNC_PATH = "/usr/sbin/runc";
 
 /** Hostname of a container whose request sets none. */
-export const DEFAULT_HOSTNAME = "tsbuild";
+export { DEFAULT_HOSTNAME };
 
 /** How much of runc's standard error a {@linkcode ContainerStartError} keeps. */
 const STDERR_TAIL_BYTES = 8192;
@@ -144,7 +136,7 @@ async function runWithCancellation(
 ): Promise<ExecResult> {
   try {
     throwIfCancelled(request);
-    checkRequest(request);
+    checkExecRequest(request);
     return await runRequest(options, request);
   } catch (error) {
     if (request.signal?.aborted && !(error instanceof CancelledError)) {
@@ -180,65 +172,15 @@ async function runRequest(options: ResolvedOptions, request: ExecRequest): Promi
   }
 }
 
-/** Rejects what runc would reject later with a less clear message. */
-function checkRequest(request: ExecRequest): void {
-  if (request.args.length === 0) {
-    throw new InvalidInputError("Invalid process: the argument list is empty");
-  }
-  if (!request.cwd.startsWith("/")) {
-    throw new InvalidInputError(
-      `Invalid working directory "${request.cwd}": expected an absolute path`,
-    );
-  }
-  for (const mount of request.mounts ?? []) {
-    if (!mount.dest.startsWith("/")) {
-      throw new InvalidInputError(
-        `Invalid mount destination "${mount.dest}": expected an absolute path`,
-      );
-    }
-  }
-}
-
 /** Writes config.json and the network files into `bundle`; returns the mount destinations. */
 async function writeBundle(
   bundle: string,
   rootfs: Rootfs,
   request: ExecRequest,
 ): Promise<string[]> {
-  const user = await resolveUser(rootfs.path, request.user);
-  // Docker creates a missing working directory owned by root, whatever the user.
-  await mkdirInRoot(rootfs.path, request.cwd, 0, 0);
-
-  const hostname = request.hostname ?? DEFAULT_HOSTNAME;
-  const networkFiles = request.network === "host"
-    ? await writeNetworkFiles(bundle, hostname)
-    : undefined;
-  const spec = createRuntimeSpec({
-    rootPath: rootfs.path,
-    args: request.args,
-    env: request.env,
-    cwd: request.cwd,
-    user,
-    hostname,
-    network: request.network,
-    networkFiles,
-    mounts: request.mounts,
-    maxOpenFiles: await hardOpenFilesLimit(),
-  });
+  const spec = await createProcessSpec(rootfs.path, rootfs.path, bundle, request);
   await Deno.writeTextFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
   return spec.mounts.map((mount) => mount.destination);
-}
-
-/**
- * Returns this process's hard limit on open files, which runc inherits,
- * capped at the spec's default; the default when /proc/self/limits has none.
- */
-async function hardOpenFilesLimit(): Promise<number> {
-  const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
-  const hard = limits.match(/^Max open files\s+\S+\s+(\d+)/m)?.[1];
-  return hard === undefined
-    ? DEFAULT_MAX_OPEN_FILES
-    : Math.min(Number(hard), DEFAULT_MAX_OPEN_FILES);
 }
 
 /** Runs `runc run` in the foreground and returns the process's exit code. */

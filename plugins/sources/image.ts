@@ -14,7 +14,7 @@ import type {
   SourceResolveArgs,
   SourceResolveResult,
 } from "../../mod.ts";
-import { chainIds } from "./_chain_id.ts";
+import { loadImageLayers } from "./_image_layers.ts";
 
 async function onResolve(
   args: SourceResolveArgs,
@@ -27,51 +27,11 @@ async function onResolve(
 async function onLoad(args: SourceLoadArgs, context: PluginContext): Promise<SourceLoadResult> {
   const reference = `${args.path.replace(/@sha256:[a-f0-9]{64}$/, "")}@${args.pin}`;
   const image = await context.registry.resolve(reference, args.platform);
-  const diffIds = image.config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== image.manifest.layers.length) {
-    throw new TypeError(
-      `Invalid image "${reference}": the manifest has ${image.manifest.layers.length} layers but the config lists ${diffIds.length} diff IDs`,
-    );
-  }
-
-  // Snapshots are named by chain ID, so images sharing base layers share snapshots.
-  const ids = chainIds(diffIds);
-  let parent: string | undefined;
-  for (const [index, layer] of image.manifest.layers.entries()) {
-    const id = ids[index];
-    if (!(await context.content.hasSnapshot(id))) {
-      await context.progress.step(
-        `pulling ${layer.digest.slice(0, 19)} (${formatSize(layer.size)})`,
-        async () => {
-          if (!(await context.content.hasBlob(layer.digest))) {
-            const stream = await context.registry.fetchBlob(reference, layer);
-            await context.content.writeBlob(stream, { digest: layer.digest, size: layer.size });
-          }
-          const blob = {
-            digest: layer.digest,
-            diffId: diffIds[index],
-            size: layer.size,
-            mediaType: layer.mediaType,
-          };
-          await context.content.createSnapshot(
-            { id, parent, kind: "layer", layer: blob },
-            async (diffDir) => {
-              await context.layers.unpack(await context.content.openBlob(layer.digest), diffDir, {
-                expectedDigest: layer.digest,
-                expectedDiffId: diffIds[index],
-              });
-            },
-          );
-        },
-      );
-    }
-    parent = id;
-  }
-  return { snapshot: parent };
-}
-
-function formatSize(bytes: number): string {
-  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
+  const snapshot = await loadImageLayers(reference, image, {
+    describe: (layer, size) => `pulling ${layer.digest.slice(0, 19)} (${size})`,
+    fetch: (layer) => context.registry.fetchBlob(reference, layer),
+  }, context);
+  return { snapshot };
 }
 
 /** The `docker-image` source plugin. */

@@ -1,0 +1,81 @@
+/**
+ * The parts of running a RUN step that do not depend on the runtime: request
+ * checks and the OCI runtime spec for a prepared root filesystem.
+ *
+ * @module
+ */
+
+import { InvalidInputError } from "../errors.ts";
+import { mkdirInRoot } from "./_root_path.ts";
+import type { ExecRequest } from "./executor.ts";
+import { writeNetworkFiles } from "./network_files.ts";
+import { createRuntimeSpec, DEFAULT_MAX_OPEN_FILES, type RuntimeSpec } from "./spec.ts";
+import { resolveUser } from "./user.ts";
+
+/** The hostname a container gets when the request names none. */
+export const DEFAULT_HOSTNAME = "tsbuild";
+
+/** Rejects what a runtime would reject later with a less clear message. */
+export function checkExecRequest(request: ExecRequest): void {
+  if (request.args.length === 0) {
+    throw new InvalidInputError("Invalid process: the argument list is empty");
+  }
+  if (!request.cwd.startsWith("/")) {
+    throw new InvalidInputError(
+      `Invalid working directory "${request.cwd}": expected an absolute path`,
+    );
+  }
+  for (const mount of request.mounts ?? []) {
+    if (!mount.dest.startsWith("/")) {
+      throw new InvalidInputError(
+        `Invalid mount destination "${mount.dest}": expected an absolute path`,
+      );
+    }
+  }
+}
+
+/**
+ * Returns the runtime spec for `request` on the root filesystem at `rootfs`:
+ * resolves the user there, creates the working directory, and writes the
+ * network files into `filesDir`. `specRoot` is the root path the runtime sees.
+ */
+export async function createProcessSpec(
+  rootfs: string,
+  specRoot: string,
+  filesDir: string,
+  request: ExecRequest,
+): Promise<RuntimeSpec> {
+  const user = await resolveUser(rootfs, request.user);
+  // Docker creates a missing working directory owned by root, whatever the user.
+  await mkdirInRoot(rootfs, request.cwd, 0, 0);
+
+  const hostname = request.hostname ?? DEFAULT_HOSTNAME;
+  const networkFiles = request.network === "host"
+    ? await writeNetworkFiles(filesDir, hostname)
+    : undefined;
+  return createRuntimeSpec({
+    rootPath: specRoot,
+    args: request.args,
+    env: request.env,
+    cwd: request.cwd,
+    user,
+    hostname,
+    network: request.network,
+    networkFiles,
+    mounts: request.mounts,
+    maxOpenFiles: await hardOpenFilesLimit(),
+  });
+}
+
+/**
+ * Returns this process's hard limit on open files, capped at the spec's
+ * default. The runtime sets the limit without CAP_SYS_RESOURCE, so it must not
+ * exceed the limit the runtime inherits, which is taken to be this process's.
+ */
+async function hardOpenFilesLimit(): Promise<number> {
+  const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
+  const hard = limits.match(/^Max open files\s+\S+\s+(\d+)/m)?.[1];
+  return hard === undefined
+    ? DEFAULT_MAX_OPEN_FILES
+    : Math.min(Number(hard), DEFAULT_MAX_OPEN_FILES);
+}
