@@ -5,9 +5,9 @@
  * @module
  */
 
-import { InvalidInputError } from "../errors.ts";
+import { CancelledError, InvalidInputError } from "../errors.ts";
 import { mkdirInRoot } from "./_root_path.ts";
-import type { ExecRequest } from "./executor.ts";
+import type { ExecRequest, ExecResult } from "./executor.ts";
 import { writeNetworkFiles } from "./network_files.ts";
 import { createRuntimeSpec, DEFAULT_MAX_OPEN_FILES, type RuntimeSpec } from "./spec.ts";
 import { resolveUser } from "./user.ts";
@@ -78,4 +78,38 @@ async function hardOpenFilesLimit(): Promise<number> {
   return hard === undefined
     ? DEFAULT_MAX_OPEN_FILES
     : Math.min(Number(hard), DEFAULT_MAX_OPEN_FILES);
+}
+
+/**
+ * Checks `request`, then runs it with `run`. A failure after the request's
+ * signal was aborted becomes a CancelledError that keeps the failure as cause.
+ */
+export async function runChecked(
+  request: ExecRequest,
+  run: () => Promise<ExecResult>,
+): Promise<ExecResult> {
+  try {
+    throwIfCancelled(request);
+    checkExecRequest(request);
+    return await run();
+  } catch (error) {
+    if (request.signal?.aborted && !(error instanceof CancelledError)) {
+      throw cancelledError(request, error);
+    }
+    throw error;
+  }
+}
+
+/** Throws a CancelledError when the request's signal was aborted. */
+export function throwIfCancelled(request: ExecRequest): void {
+  if (request.signal?.aborted) throw cancelledError(request);
+}
+
+/** Returns the error for a run stopped by the request's signal. */
+export function cancelledError(request: ExecRequest, cause?: unknown): CancelledError {
+  const command = request.args.join(" ");
+  const shown = command.length > 200 ? `${command.slice(0, 200)}…` : command;
+  return new CancelledError(`Cancelled the process "${shown}"`, {
+    cause: cause ?? request.signal?.reason,
+  });
 }

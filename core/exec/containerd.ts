@@ -10,8 +10,13 @@ import { DEFAULT_RUNTIME } from "../containerd/containers.ts";
 import { createTaskIo } from "../containerd/task_io.ts";
 import type { ContainerdMount } from "../containerd/types.ts";
 import { randomBytes } from "../deps.ts";
-import { CancelledError, ContainerStartError, RemoteError, TsbuildError } from "../errors.ts";
-import { checkExecRequest, createProcessSpec } from "./_process_spec.ts";
+import { ContainerStartError, RemoteError, TsbuildError } from "../errors.ts";
+import {
+  cancelledError,
+  createProcessSpec,
+  runChecked,
+  throwIfCancelled,
+} from "./_process_spec.ts";
 import type { ExecRequest, ExecResult, Executor } from "./executor.ts";
 import { recordMountStubs } from "./mount_stubs.ts";
 import { prepareRootfs, type SnapshotterSetting } from "./rootfs.ts";
@@ -60,29 +65,16 @@ export function createContainerdExecutor(options: ContainerdExecutorOptions): Ex
     runtime: options.runtime ?? DEFAULT_RUNTIME,
     snapshotter: options.snapshotter,
   };
-  return { name: "containerd", run: (request) => runWithCancellation(resolved, request) };
+  return {
+    name: "containerd",
+    run: (request) => runChecked(request, () => runRequest(resolved, request)),
+  };
 }
 
 interface ResolvedOptions {
   client: ContainerdClient;
   runtime: string;
   snapshotter: SnapshotterSetting | undefined;
-}
-
-async function runWithCancellation(
-  options: ResolvedOptions,
-  request: ExecRequest,
-): Promise<ExecResult> {
-  try {
-    throwIfCancelled(request);
-    checkExecRequest(request);
-    return await runRequest(options, request);
-  } catch (error) {
-    if (request.signal?.aborted && !(error instanceof CancelledError)) {
-      throw cancelledError(request, error);
-    }
-    throw error;
-  }
 }
 
 async function runRequest(options: ResolvedOptions, request: ExecRequest): Promise<ExecResult> {
@@ -236,16 +228,5 @@ function startError(error: unknown, request: ExecRequest): Error {
   return new ContainerStartError(
     `Failed to start "${request.args[0]}" in the container: ${detail}`,
     { cause: error, data: { args: request.args, runtimeOutput: detail } },
-  );
-}
-
-function throwIfCancelled(request: ExecRequest): void {
-  if (request.signal?.aborted) throw cancelledError(request);
-}
-
-function cancelledError(request: ExecRequest, cause?: unknown): CancelledError {
-  return new CancelledError(
-    `Cancelled the process "${request.args.join(" ")}": the signal was aborted`,
-    { cause: cause ?? request.signal?.reason },
   );
 }

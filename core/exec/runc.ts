@@ -5,8 +5,14 @@
  */
 
 import { join, randomBytes } from "../deps.ts";
-import { CancelledError, ContainerStartError, NotFoundError } from "../errors.ts";
-import { checkExecRequest, createProcessSpec, DEFAULT_HOSTNAME } from "./_process_spec.ts";
+import { ContainerStartError, NotFoundError } from "../errors.ts";
+import {
+  cancelledError,
+  createProcessSpec,
+  DEFAULT_HOSTNAME,
+  runChecked,
+  throwIfCancelled,
+} from "./_process_spec.ts";
 import {
   deleteContainer,
   killContainer,
@@ -71,7 +77,7 @@ export function createRuncExecutor(options: RuncExecutorOptions): Executor {
     run: async (request) => {
       reaped ??= reapAbandonedContainers(resolved);
       await reaped;
-      return await runWithCancellation(resolved, request);
+      return await runChecked(request, () => runRequest(resolved, request));
     },
   };
 }
@@ -127,22 +133,6 @@ function processExists(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function runWithCancellation(
-  options: ResolvedOptions,
-  request: ExecRequest,
-): Promise<ExecResult> {
-  try {
-    throwIfCancelled(request);
-    checkExecRequest(request);
-    return await runRequest(options, request);
-  } catch (error) {
-    if (request.signal?.aborted && !(error instanceof CancelledError)) {
-      throw cancelledError(request, error);
-    }
-    throw error;
   }
 }
 
@@ -297,19 +287,6 @@ async function forward(
   callback?: (chunk: Uint8Array) => void,
 ): Promise<void> {
   for await (const chunk of stream) callback?.(chunk);
-}
-
-function throwIfCancelled(request: ExecRequest): void {
-  if (request.signal?.aborted) throw cancelledError(request);
-}
-
-function cancelledError(request: ExecRequest, cause?: unknown): CancelledError {
-  return new CancelledError(
-    `Cancelled the process "${request.args.join(" ")}": the signal was aborted`,
-    {
-      cause: cause ?? request.signal?.reason,
-    },
-  );
 }
 
 /** The last `limit` bytes of a stream of chunks. */
