@@ -62,7 +62,7 @@ export class PathEscapeError extends TsbuildError {
   }
 }
 
-/** A registry, containerd or git server that could not be reached or answered with an error. */
+/** A registry, containerd or git server that could not be reached or returned an error. */
 export class RemoteError extends TsbuildError {
   constructor(message: string, options: TsbuildErrorOptions = {}) {
     super("REMOTE", message, options);

@@ -21,7 +21,7 @@
 
 import { copy, image, local, writeDefinition } from "../mod.ts";
 
-/** What the image contains of the repository: the command line, the library and the plugins. */
+/** The parts of the repository the image contains: the command line, the library and the plugins. */
 const SOURCES = ["cli.ts", "mod.ts", "deno.json", "deno.lock", "core", "plugins"];
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

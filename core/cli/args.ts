@@ -7,7 +7,7 @@
 
 import { InvalidInputError } from "../errors.ts";
 
-/** How one flag is read. */
+/** The definition of one flag: its names, kind and help text. */
 export interface FlagSpec {
   /** Long name without dashes, e.g. "build-arg". */
   name: string;

@@ -422,7 +422,7 @@ async function createExecutor(
 /**
  * Reports whether FROM images are looked up in containerd before the registry: when the user
  * pointed tsbuild at containerd (--containerd-address, CONTAINERD_ADDRESS or --executor
- * containerd), and neither --pull nor `--opt image-resolve-mode=pull` asks for the registry.
+ * containerd), and neither --pull nor `--opt image-resolve-mode=pull` requests the registry.
  */
 function prefersContainerdImages(
   args: ParsedArgs,

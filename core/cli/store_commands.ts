@@ -46,7 +46,7 @@ export async function runDuCommand(argv: string[], io: CommandIo): Promise<numbe
     return 0;
   }
   const root = storeRoot(flagValue(args, "root"));
-  if (!existsDirectory(root)) {
+  if (!pathExists(root)) {
     io.stdout(`The store "${root}" does not exist yet: nothing is stored\n`);
     return 0;
   }
@@ -81,7 +81,7 @@ export async function runPruneCommand(argv: string[], io: CommandIo): Promise<nu
   }
   const keep = flagValue(args, "keep-duration");
   const root = storeRoot(flagValue(args, "root"));
-  if (!existsDirectory(root)) {
+  if (!pathExists(root)) {
     io.stdout(`The store "${root}" does not exist yet: nothing to prune\n`);
     return 0;
   }
@@ -118,8 +118,8 @@ function formatSize(bytes: number): string {
   return `${bytes} B`;
 }
 
-// A file at the path still goes to openStore, which says that it is not a directory.
-function existsDirectory(path: string): boolean {
+// A file at the path counts as existing, so openStore reports that it is not a directory.
+function pathExists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;

@@ -37,7 +37,7 @@ export function checkExecRequest(request: ExecRequest): void {
 /**
  * Returns the runtime spec for `request` on the root filesystem at `rootfs`:
  * resolves the user there, creates the working directory, and writes the
- * network files into `filesDir`. `specRoot` is the root path the runtime sees.
+ * network files into `filesDir`. `specRoot` is the root path as the runtime addresses it.
  */
 export async function createProcessSpec(
   rootfs: string,
@@ -108,8 +108,8 @@ export function throwIfCancelled(request: ExecRequest): void {
 /** Returns the error for a run stopped by the request's signal. */
 export function cancelledError(request: ExecRequest, cause?: unknown): CancelledError {
   const command = request.args.join(" ");
-  const shown = command.length > 200 ? `${command.slice(0, 200)}…` : command;
-  return new CancelledError(`Cancelled the process "${shown}"`, {
+  const shortened = command.length > 200 ? `${command.slice(0, 200)}…` : command;
+  return new CancelledError(`Cancelled the process "${shortened}"`, {
     cause: cause ?? request.signal?.reason,
   });
 }

@@ -9,21 +9,21 @@
 import { InvalidInputError } from "../errors.ts";
 
 /**
- * Reads the regular file `path`, at most `maxBytes` of it; `what` names the
- * file in errors, e.g. `secret "npmrc"`.
+ * Reads the regular file `path`, failing when it is larger than `maxBytes`.
+ * `description` names the file in errors, e.g. `secret "npmrc"`.
  */
 export async function readRegularFile(
   path: string,
   maxBytes: number,
-  what: string,
+  description: string,
 ): Promise<Uint8Array> {
   const info = await Deno.stat(path);
   if (!info.isFile) {
-    throw new InvalidInputError(`Failed to read ${what} from "${path}": not a regular file`);
+    throw new InvalidInputError(`Failed to read ${description} from "${path}": not a regular file`);
   }
   if (info.size > maxBytes) {
     throw new InvalidInputError(
-      `Failed to read ${what} from "${path}": ${info.size} bytes is more than the limit of ${maxBytes}`,
+      `Failed to read ${description} from "${path}": ${info.size} bytes is more than the limit of ${maxBytes}`,
     );
   }
   return await Deno.readFile(path);
@@ -33,7 +33,7 @@ export async function readRegularFile(
 export async function readStreamLimited(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
-  what: string,
+  description: string,
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -41,7 +41,7 @@ export async function readStreamLimited(
     size += chunk.byteLength;
     if (size > maxBytes) {
       throw new InvalidInputError(
-        `Failed to read ${what}: more than the limit of ${maxBytes} bytes`,
+        `Failed to read ${description}: more than the limit of ${maxBytes} bytes`,
       );
     }
     chunks.push(chunk);

@@ -60,7 +60,7 @@ export async function bundlePlugin(path: string, display: string): Promise<Plugi
   const importers = new Map<string, string>();
   const queue = [path];
   // The bundler reads files with tsbuild's permissions, not the plugin's, so a plugin may only
-  // bundle files in its own directory tree; symlinks are resolved before the check.
+  // bundle files in its own directory tree. Symlinks are resolved before the check.
   const pluginDir = await realDirectory(path, display);
 
   while (queue.length > 0) {

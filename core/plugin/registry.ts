@@ -23,7 +23,7 @@ const PLUGIN_KEYS = new Set([
   "permissions",
 ]);
 
-/** Where a registered plugin came from, for error messages. */
+/** The origin of a registered plugin, for error messages. */
 export interface PluginOrigin {
   /** The plugin's file, or "built-in". */
   file: string;

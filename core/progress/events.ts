@@ -29,7 +29,7 @@ export type ProgressEvent =
     message: string;
     current?: number;
     total?: number;
-    /** What `current` and `total` count. @default "bytes" */
+    /** The unit of `current` and `total`, e.g. "files". @default "bytes" */
     unit?: string;
     time: number;
   }
@@ -47,11 +47,3 @@ export class RecordingSink implements ProgressSink {
     this.events.push(event);
   }
 }
-
-/** A sink that forwards each event to several sinks. */
-export function teeSink(...sinks: ProgressSink[]): ProgressSink {
-  return { emit: (event) => sinks.forEach((sink) => sink.emit(event)) };
-}
-
-/** A sink that drops every event. */
-export const discardSink: ProgressSink = { emit() {} };

@@ -71,7 +71,8 @@ export class TtyRenderer implements ProgressSink {
     const now = Date.now();
     const done = [...this.#steps.values()].filter((step) => step.completed).length;
     const failed = [...this.#steps.values()].some((step) => step.error);
-    const state = this.#finished ? (failed ? " FAILED" : " FINISHED") : "";
+    let state = "";
+    if (this.#finished) state = failed ? " FAILED" : " FINISHED";
     const elapsed = ((now - this.#startedAt) / 1000).toFixed(1);
     const lines = [`[+] Building ${elapsed}s (${done}/${this.#steps.size})${state}`];
     let number = 0;

@@ -1,5 +1,5 @@
 /**
- * What the solver hands to the code that runs one op.
+ * The context the solver passes to the code that runs one op.
  *
  * @module
  */

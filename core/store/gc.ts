@@ -45,7 +45,7 @@ export interface PruneOptions {
   keepNewerThanMs?: number;
 }
 
-/** What {@link prune} removed. */
+/** The counts and bytes {@link prune} removed. */
 export interface PruneResult {
   cacheRecords: number;
   snapshots: number;

@@ -20,12 +20,12 @@ export interface LayerInfo {
   mediaType: string;
 }
 
-/** What the store records about a committed snapshot. */
+/** The store's record of a committed snapshot. */
 export interface SnapshotInfo {
   id: string;
   parent?: string;
   createdAt: string;
-  /** How the snapshot was made, for `tsbuild du`: "layer", "exec", "file", "local", ... */
+  /** The kind of step that made the snapshot, for `tsbuild du`: "layer", "exec", "file", "local", ... */
   kind: string;
   /** Layer blobs made from this snapshot's diff, keyed by compression ("gzip", "zstd", "none"). */
   layers?: Record<string, LayerInfo>;

@@ -71,7 +71,7 @@ export async function openStore(root: string, options: StoreOptions = {}): Promi
 }
 
 // A process killed mid-build leaves its temporary directory behind, possibly
-// with a rootfs still mounted in it; the pid in the name tells whether its
+// with a rootfs still mounted in it. The pid in the name shows whether its
 // owner is still running. Mounts are detached first so that removing the
 // directory cannot reach through them into a snapshot.
 async function removeAbandonedTemporaryDirs(dir: string): Promise<void> {

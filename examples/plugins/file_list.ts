@@ -35,7 +35,7 @@ async function onExport(args: ExportArgs, context: ExporterContext): Promise<Exp
     progress.status(`${listed.length} files`);
     return listed;
   });
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  files.sort((a, b) => compareText(a.path, b.path));
   const lines = files.map((file) => `${file.digest} ${file.size} ${file.path}\n`);
   await Deno.writeTextFile(dest, lines.join(""));
   return { metadata: { "file-list.count": files.length } };
@@ -51,3 +51,10 @@ const plugin: Plugin = {
 };
 
 export default plugin;
+
+// Orders by UTF-16 code units, so the listing does not depend on the host's locale.
+function compareText(a: string, b: string): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
+}

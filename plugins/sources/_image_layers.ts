@@ -8,7 +8,7 @@
 import type { Descriptor, Digest, PluginContext } from "../../mod.ts";
 import { chainIds } from "./_chain_id.ts";
 
-/** Where an image's layer blobs come from. */
+/** The origin of an image's layer blobs: the registry or containerd's content store. */
 export interface LayerOrigin {
   /** Progress text for loading one layer, e.g. "pulling sha256:1234 (1.1 MB)". */
   describe(layer: Descriptor, size: string): string;

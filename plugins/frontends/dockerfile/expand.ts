@@ -28,7 +28,7 @@ import { isDigit, isLetter, isSpace } from "./_chars.ts";
 import { replacePattern, trimPatternPrefix, trimPatternSuffix } from "./_shell_pattern.ts";
 
 /**
- * The longest text an expansion may produce. Variables that double themselves
+ * The maximum length of an expansion's result, in characters. Variables that double themselves
  * (`ENV A=$A$A` repeated) would otherwise grow until the process runs out of memory.
  */
 const MAX_EXPANDED_LENGTH = 1024 * 1024;
