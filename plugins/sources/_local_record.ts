@@ -15,10 +15,11 @@ import { createHash } from "../../core/deps.ts";
 import type { Digest } from "../../core/digest.ts";
 import { temporarySibling } from "../../core/fs/atomic.ts";
 import type { LocalStat } from "./_local_stat.ts";
-import { type DirectoryEntry, walkTree } from "./_local_tree.ts";
+import { type DirectoryEntry, type FileEntry, walkTree } from "./_local_tree.ts";
 
 const FORMAT = "tsbuild-local-record";
-const VERSION = 2;
+// Version 3 keeps change times to the millisecond.
+const VERSION = 3;
 
 /** The stored stat fields and digests of one file. */
 export interface FileRecord {
@@ -37,7 +38,8 @@ export interface FileRecord {
 export interface PreviousScan {
   /** File system time when that scan started, in milliseconds. */
   stampMs: number;
-  files: Map<string, FileRecord>;
+  /** The files by path, as tree entries ready to be reused. */
+  files: Map<string, FileEntry>;
 }
 
 /**
@@ -58,18 +60,16 @@ export function recordPath(
 
 /**
  * Returns the current time of the file system clock that stamps `dir`, by
- * creating and removing a file there. File times come from a coarse kernel
- * clock that can lag `Date.now()`, so the comparison with file mtimes must use
- * the same clock.
+ * truncating a file there, which sets its modification time. File times come
+ * from a coarse kernel clock that can lag `Date.now()`, so the comparison with
+ * file mtimes must use the same clock. Concurrent builds share the file; a
+ * later stamp from another build still precedes this build's scan.
  */
-export async function fileSystemNow(dir: string): Promise<number> {
-  const probe = temporarySibling(`${dir}/probe`);
-  await Deno.writeFile(probe, new Uint8Array(), { createNew: true });
-  try {
-    return (await Deno.lstat(probe)).mtime?.getTime() ?? Date.now();
-  } finally {
-    await Deno.remove(probe).catch(() => {});
-  }
+export function fileSystemNow(dir: string): number {
+  const clock = `${dir}/clock`;
+  // Synchronous calls: two quick system calls cost less than two trips through the event loop.
+  Deno.writeFileSync(clock, new Uint8Array(), { mode: 0o600 });
+  return Deno.lstatSync(clock).mtime?.getTime() ?? Date.now();
 }
 
 /**
@@ -97,8 +97,8 @@ export function isSettled(
   record: Pick<FileRecord, "mtimeMs" | "ctimeMs">,
   stampMs: number,
 ): boolean {
-  // NOTE: Deno 2.9 rounds ctime down to whole seconds but keeps milliseconds
-  // in mtime. A ctime on a whole second may have been rounded, so it is
+  // Where the scan falls back to `Deno.lstatSync`, Deno 2.9 rounds ctime down to
+  // whole seconds. A ctime on a whole second may have been rounded, so it is
   // treated as covering that whole second.
   const ctimeResolution = record.ctimeMs % 1000 === 0 ? 1000 : 1;
   return record.mtimeMs + 1 <= stampMs && record.ctimeMs + ctimeResolution <= stampMs;
@@ -121,11 +121,12 @@ export async function readRecord(path: string): Promise<PreviousScan | undefined
     // One parse of all lines as an array costs a fraction of one parse per line.
     const body = headerEnd < 0 ? "" : text.slice(headerEnd + 1).trimEnd().replaceAll("\n", ",");
     const lines: unknown[] = JSON.parse(`[${body}]`);
-    const files = new Map<string, FileRecord>();
+    const files = new Map<string, FileEntry>();
     for (const fields of lines) {
       if (!Array.isArray(fields) || fields.length !== 8) return undefined;
       const [name, size, mode, mtimeMs, ctimeMs, ino, content, digest] = fields;
       files.set(name, {
+        kind: "file",
         size,
         mode,
         mtimeMs,

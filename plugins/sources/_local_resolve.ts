@@ -119,7 +119,7 @@ export async function scanLocal(
     const record = recordPath(dataDir, dir, patterns.include, patterns.exclude);
     const previous = await readRecord(record);
     // NOTE: the clock is read from the store's file system; both use the kernel's clock unless one is a network mount.
-    const stampMs = await fileSystemNow(dataDir);
+    const stampMs = fileSystemNow(dataDir);
 
     const { tree, counts } = await scanDirectory(dir, {
       name,
