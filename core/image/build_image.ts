@@ -110,10 +110,10 @@ async function layerFor(
     compression: "none",
     sourceDateEpoch: epoch,
   });
-  const stream = compression === "none"
-    ? packed.stream
-    : compressBlocks(packed.stream, { compression });
-  const blob = await store.blobs.writeStream(stream);
+  // An uncompressed layer's digest is its diff ID, which the packer computes anyway.
+  const blob = compression === "none"
+    ? await store.blobs.writeHashedStream(packed.stream, packed.done.then((done) => done.diffId))
+    : await store.blobs.writeStream(compressBlocks(packed.stream, { compression }));
   const { diffId } = await packed.done;
   const layer: LayerInfo = {
     digest: blob.digest as Digest,

@@ -96,18 +96,47 @@ export class BlobStore {
     return writer.commit(expected);
   }
 
-  /** Starts writing a blob whose digest is computed as the bytes arrive. */
-  async createWriter(): Promise<BlobWriter> {
+  /**
+   * Stores everything `stream` carries under the digest its producer computed
+   * while producing it, without hashing the bytes a second time. Meant for
+   * streams tsbuild generates itself, such as an uncompressed layer whose diff
+   * ID is its digest.
+   *
+   * @param digest Resolves once `stream` has ended, to the sha256 of its bytes.
+   */
+  async writeHashedStream(
+    stream: ReadableStream<Uint8Array>,
+    digest: Promise<Digest>,
+  ): Promise<BlobInfo> {
+    // A failed producer also fails its stream, and that error is the one thrown.
+    digest.catch(() => {});
+    const writer = await this.createWriter({ hashed: true });
+    let known: Digest;
+    try {
+      await stream.pipeTo(writer.writable);
+      known = await digest;
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    return writer.commit({ digest: known });
+  }
+
+  /**
+   * Starts writing a blob whose digest is computed as the bytes arrive. With
+   * `hashed`, the caller vouches for the digest it passes to `commit`.
+   */
+  async createWriter(options: { hashed?: boolean } = {}): Promise<BlobWriter> {
     await Deno.mkdir(this.dir, { recursive: true });
     const temporary = temporarySibling(`${this.dir}/x`);
     const file = await Deno.open(temporary, { write: true, createNew: true, mode: 0o644 });
-    const hash = createHash("sha256");
+    const hash = options.hashed ? undefined : createHash("sha256");
     let size = 0;
     let closed = false;
     const fileWriter = file.writable.getWriter();
     const writable = new WritableStream<Uint8Array>({
       async write(chunk) {
-        hash.update(chunk);
+        hash?.update(chunk);
         size += chunk.byteLength;
         await fileWriter.write(chunk);
       },
@@ -124,7 +153,10 @@ export class BlobStore {
       writable,
       commit: async (expected = {}) => {
         if (!closed) throw new Error("BlobWriter.commit() called before the stream was closed");
-        const digest: Digest = `sha256:${hash.digest("hex")}`;
+        if (!hash && !expected.digest) {
+          throw new Error("BlobWriter.commit() needs the digest of a blob its caller hashed");
+        }
+        const digest: Digest = hash ? `sha256:${hash.digest("hex")}` : expected.digest!;
         if (
           (expected.digest && expected.digest !== digest) ||
           (expected.size !== undefined && expected.size !== size)

@@ -1,0 +1,68 @@
+import { assertEquals, assertRejects } from "../../_assert.ts";
+import { BlobStore } from "../../../core/store/blobs.ts";
+import { digestOf } from "../../../core/digest.ts";
+import { DigestMismatchError } from "../../../core/errors.ts";
+
+function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return ReadableStream.from(chunks.map((chunk) => encoder.encode(chunk)));
+}
+
+async function entries(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+Deno.test("writeStream() stores a blob under the digest of its bytes", async () => {
+  await using root = await temporaryRoot();
+  const blobs = new BlobStore(root.path);
+  const info = await blobs.writeStream(streamOf("layer ", "bytes"));
+  assertEquals(info, { digest: digestOf("layer bytes"), size: 11 });
+  assertEquals(new TextDecoder().decode(await blobs.read(info.digest)), "layer bytes");
+});
+
+Deno.test("writeStream() refuses bytes that do not match the expected digest and keeps nothing", async () => {
+  await using root = await temporaryRoot();
+  const blobs = new BlobStore(root.path);
+  await assertRejects(
+    () => blobs.writeStream(streamOf("tampered"), { digest: digestOf("original") }),
+    DigestMismatchError,
+    "content has digest",
+  );
+  assertEquals(await entries(blobs.dir), []);
+});
+
+Deno.test("writeHashedStream() names the blob by the producer's digest", async () => {
+  await using root = await temporaryRoot();
+  const blobs = new BlobStore(root.path);
+  const digest = digestOf("packed tar");
+  const info = await blobs.writeHashedStream(streamOf("packed", " tar"), Promise.resolve(digest));
+  assertEquals(info, { digest, size: 10 });
+  assertEquals(await entries(blobs.dir), [digest.slice("sha256:".length)]);
+});
+
+Deno.test("writeHashedStream() keeps nothing when the producer fails", async () => {
+  await using root = await temporaryRoot();
+  const blobs = new BlobStore(root.path);
+  await assertRejects(
+    () => blobs.writeHashedStream(streamOf("partial"), Promise.reject(new Error("pack failed"))),
+    Error,
+    "pack failed",
+  );
+  assertEquals(await entries(blobs.dir), []);
+
+  const failing = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.error(new Error("read failed"));
+    },
+  });
+  const never = new Promise<never>(() => {});
+  await assertRejects(() => blobs.writeHashedStream(failing, never), Error, "read failed");
+  assertEquals(await entries(blobs.dir), []);
+});
+
+async function temporaryRoot() {
+  const path = await Deno.makeTempDir({ prefix: "tsbuild-blobs-" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
