@@ -8,6 +8,7 @@ import { createHash } from "../deps.ts";
 import { type Digest, digestHex, isDigest } from "../digest.ts";
 import { DigestMismatchError, InvalidInputError } from "../errors.ts";
 import { temporarySibling } from "../fs/atomic.ts";
+import { Writeback } from "./_writeback.ts";
 
 /** A blob's digest and size, as in an OCI descriptor. */
 export interface BlobInfo {
@@ -131,6 +132,7 @@ export class BlobStore {
     const temporary = temporarySibling(`${this.dir}/x`);
     const file = await Deno.open(temporary, { write: true, createNew: true, mode: 0o644 });
     const hash = options.hashed ? undefined : createHash("sha256");
+    const writeback = new Writeback(temporary);
     let size = 0;
     let closed = false;
     const fileWriter = file.writable.getWriter();
@@ -139,12 +141,14 @@ export class BlobStore {
         hash?.update(chunk);
         size += chunk.byteLength;
         await fileWriter.write(chunk);
+        writeback.written(chunk.byteLength);
       },
       close() {
         closed = true;
       },
     });
     const discard = async () => {
+      writeback.close();
       await fileWriter.close().catch(() => {});
       await Deno.remove(temporary).catch(() => {});
     };
@@ -171,10 +175,12 @@ export class BlobStore {
           );
         }
         await fileWriter.close();
-        // The stream closed its own handle, so a second one flushes the data before the rename.
-        const reopened = await Deno.open(temporary, { write: true });
-        await reopened.sync();
-        reopened.close();
+        try {
+          await writeback.finish();
+        } catch (error) {
+          await discard();
+          throw error;
+        }
         await Deno.rename(temporary, this.path(digest));
         return { digest, size };
       },

@@ -2,6 +2,7 @@ import { assertEquals, assertRejects } from "../../_assert.ts";
 import { BlobStore } from "../../../core/store/blobs.ts";
 import { digestOf } from "../../../core/digest.ts";
 import { DigestMismatchError } from "../../../core/errors.ts";
+import { createHash } from "../../../core/deps.ts";
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -20,6 +21,22 @@ Deno.test("writeStream() stores a blob under the digest of its bytes", async () 
   const info = await blobs.writeStream(streamOf("layer ", "bytes"));
   assertEquals(info, { digest: digestOf("layer bytes"), size: 11 });
   assertEquals(new TextDecoder().decode(await blobs.read(info.digest)), "layer bytes");
+});
+
+Deno.test("writeStream() stores a blob larger than the background flush interval whole", async () => {
+  await using root = await temporaryRoot();
+  const blobs = new BlobStore(root.path);
+  const chunk = new Uint8Array(1024 * 1024).fill(0x61);
+  const chunks = 150;
+  const stream = ReadableStream.from((function* () {
+    for (let i = 0; i < chunks; i++) yield chunk;
+  })());
+  const info = await blobs.writeStream(stream);
+  const expected = createHash("sha256");
+  for (let i = 0; i < chunks; i++) expected.update(chunk);
+  assertEquals(info, { digest: `sha256:${expected.digest("hex")}`, size: chunks * chunk.length });
+  assertEquals((await Deno.stat(blobs.path(info.digest))).size, chunks * chunk.length);
+  assertEquals(await entries(blobs.dir), [info.digest.slice("sha256:".length)]);
 });
 
 Deno.test("writeStream() refuses bytes that do not match the expected digest and keeps nothing", async () => {

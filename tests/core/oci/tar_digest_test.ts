@@ -1,0 +1,61 @@
+import { assertEquals, assertRejects } from "../../_assert.ts";
+import { createDigestTap } from "../../../core/oci/_tar_digest.ts";
+import { createHash } from "../../../core/deps.ts";
+
+function sha256(chunks: Uint8Array[]): string {
+  const hash = createHash("sha256");
+  for (const chunk of chunks) hash.update(chunk);
+  return `sha256:${hash.digest("hex")}`;
+}
+
+function chunksOf(count: number, size: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, index) => new Uint8Array(size).fill(index + 1));
+}
+
+async function passThrough(chunks: Uint8Array[]) {
+  const tap = createDigestTap();
+  const received: Uint8Array[] = [];
+  await ReadableStream.from(chunks).pipeThrough(tap.transform).pipeTo(
+    new WritableStream({ write: (chunk) => void received.push(chunk) }),
+  );
+  return { received, result: tap.result() };
+}
+
+Deno.test("createDigestTap() digests a stream of many chunks and passes every chunk on", async () => {
+  const chunks = chunksOf(5, 1024 * 1024);
+  const { received, result } = await passThrough(chunks);
+  assertEquals(result, { digest: sha256(chunks), size: 5 * 1024 * 1024 });
+  assertEquals(received.length, 5);
+  assertEquals(received.map((chunk) => chunk[0]), [1, 2, 3, 4, 5]);
+});
+
+Deno.test("createDigestTap() digests a single chunk and an empty stream", async () => {
+  const one = chunksOf(1, 300);
+  assertEquals((await passThrough(one)).result, { digest: sha256(one), size: 300 });
+  assertEquals((await passThrough([])).result, { digest: sha256([]), size: 0 });
+});
+
+Deno.test("createDigestTap() keeps the digest of chunks the consumer changes after reading", async () => {
+  const chunks = chunksOf(3, 4096);
+  const expected = sha256(chunks);
+  const tap = createDigestTap();
+  await ReadableStream.from(chunks.map((chunk) => chunk.slice())).pipeThrough(tap.transform)
+    .pipeTo(new WritableStream({ write: (chunk) => void chunk.fill(0) }));
+  assertEquals(tap.result().digest, expected);
+});
+
+Deno.test("createDigestTap() stops its worker when the source fails", async () => {
+  const tap = createDigestTap();
+  let sent = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent++ < 3) controller.enqueue(new Uint8Array(1024));
+      else controller.error(new Error("disk read failed"));
+    },
+  });
+  await assertRejects(
+    () => source.pipeThrough(tap.transform).pipeTo(new WritableStream()),
+    Error,
+    "disk read failed",
+  );
+});
