@@ -10,7 +10,6 @@ import { createRuncExecutor } from "../exec/runc.ts";
 import { definitionToJson } from "../graph/definition.ts";
 import type { FrontendResult } from "../plugin/types.ts";
 import { loadRemoteLocals } from "../remote_locals.ts";
-import { loadConfiguredPlugins } from "../plugin/config_file.ts";
 import { createFrontendContext } from "../plugin/frontend_context.ts";
 import type { PluginRegistry } from "../plugin/registry.ts";
 import { createRegistryClient } from "../registry/client.ts";
@@ -19,6 +18,7 @@ import { flagEnabled, flagValue, flagValues, formatFlags, parseArgs } from "./ar
 import {
   BUILD_FLAGS,
   type CommandIo,
+  loadProjectPlugins,
   pluginFlags,
   resolveBuildRequest,
   storeRoot,
@@ -72,7 +72,7 @@ async function dumpDefinition(
 ): Promise<number> {
   const args = parseArgs(argv, BUILD_FLAGS);
   const request = resolveBuildRequest(args);
-  await using _loaded = await loadConfiguredPlugins(pluginFlags(args), plugins);
+  await using _loaded = await loadProjectPlugins(pluginFlags(args), plugins);
   const frontend = plugins.frontend(request.frontend);
   if (!frontend) {
     const known = plugins.names().frontends.join(", ");

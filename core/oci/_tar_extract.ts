@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Buffer, tarStream } from "../deps.ts";
+import { Buffer, loadTarStream, type TarStream } from "../deps.ts";
 import { CancelledError } from "../errors.ts";
 import type { TarEntryHeader, TarEntryType } from "./_tar_diff_writer.ts";
 
@@ -15,7 +15,7 @@ export type EntryHandler = (
   body: AsyncIterable<Uint8Array>,
 ) => Promise<void>;
 
-type Extract = ReturnType<typeof tarStream.extract>;
+type Extract = ReturnType<TarStream["extract"]>;
 
 const XATTR_PAX_PREFIX = "SCHILY.xattr.";
 
@@ -119,6 +119,13 @@ export async function extractEntries(
   onEntry: EntryHandler,
   signal?: AbortSignal,
 ): Promise<void> {
+  let tarStream: TarStream;
+  try {
+    tarStream = await loadTarStream();
+  } catch (error) {
+    await tar.cancel(error).catch(() => {});
+    throw error;
+  }
   const extract = tarStream.extract();
   const reader = tar.getReader();
   const onAbort = () => {

@@ -39,9 +39,7 @@ import type {
 } from "../../mod.ts";
 import { digestHex, digestOf } from "../../core/digest.ts";
 import { InvalidInputError } from "../../core/errors.ts";
-import { writeSource } from "./_git_load.ts";
 import { isFullHash } from "./_git_refs.ts";
-import { resolveCommit } from "./_git_resolve.ts";
 import { type GitSource, parseGitSource } from "./_git_url.ts";
 
 export { isGitUrl, redactUrl, redactUrls, splitGitUrl } from "./_git_url.ts";
@@ -51,6 +49,9 @@ async function onResolve(
   context: PluginContext,
 ): Promise<SourceResolveResult> {
   const source = parseGitSource(args.path, args.attrs);
+  // The fetch and checkout code (about 20 modules) is imported on first use, because the
+  // Dockerfile frontend loads this module for its URL helpers in every build.
+  const { resolveCommit } = await import("./_git_resolve.ts");
   const commit = await resolveCommit(source, context);
   return { pin: commit, cacheAttrs: contentAttrs(source) };
 }
@@ -66,6 +67,7 @@ async function onLoad(args: SourceLoadArgs, context: PluginContext): Promise<Sou
   const id = snapshotId(commit, source);
   if (await context.content.hasSnapshot(id)) return { snapshot: id };
 
+  const { writeSource } = await import("./_git_load.ts");
   const snapshot = await context.content.createSnapshot(
     { id, kind: "git" },
     (diffDir) => writeSource(source, commit, diffDir, context),

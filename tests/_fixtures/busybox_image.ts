@@ -5,10 +5,12 @@
  * @module
  */
 
-import { Buffer, gzipSync, join, tarStream } from "../../core/deps.ts";
+import { Buffer, gzipSync, join, loadTarStream } from "../../core/deps.ts";
 import { type Digest, digestHex, digestOf } from "../../core/digest.ts";
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from "../../core/oci/media_types.ts";
 import { hostPlatform, type Platform } from "../../core/oci/platform.ts";
+
+const tarStream = await loadTarStream();
 
 /** The layout `buildBusyboxImage()` wrote, with the digests a test may compare against. */
 export interface BusyboxImage {

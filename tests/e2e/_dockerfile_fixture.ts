@@ -12,8 +12,10 @@ import { PluginRegistry } from "../../core/plugin/registry.ts";
 import { type ProgressEvent, RecordingSink } from "../../core/progress/events.ts";
 import { createRegistryClient } from "../../core/registry/client.ts";
 import type { OutputSpec } from "../../core/cli/output_spec.ts";
-import { Buffer, createGunzip, Readable, tarStream } from "../../core/deps.ts";
+import { Buffer, createGunzip, loadTarStream, Readable } from "../../core/deps.ts";
 import { BUILTIN_PLUGINS } from "../../plugins/builtin.ts";
+
+const tarStream = await loadTarStream();
 
 /** Options for {@link buildContext}. */
 export interface DockerfileBuildOptions {

@@ -5,8 +5,10 @@
  * @module
  */
 
-import { createHash, tarStream } from "../../../core/deps.ts";
+import { createHash, loadTarStream } from "../../../core/deps.ts";
 import { isOpaque, isWhiteout } from "../../../core/snapshot/whiteout.ts";
+
+const tarStream = await loadTarStream();
 
 /** Creates a temporary directory, passes it to `fn` and removes it afterwards. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

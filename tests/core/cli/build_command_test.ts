@@ -1,0 +1,57 @@
+/**
+ * Tests of the plugin loading step of `tsbuild build`: nothing is loaded without plugin flags or
+ * tsbuild.json, and a config file or grant that is present is still read and checked.
+ *
+ * @module
+ */
+
+import { assertEquals, assertRejects } from "../../_assert.ts";
+import { loadProjectPlugins } from "../../../core/cli/build_command.ts";
+import { InvalidInputError } from "../../../core/errors.ts";
+import { PluginRegistry } from "../../../core/plugin/registry.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tsbuild-build-command-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("loadProjectPlugins() loads nothing without plugin flags", async () => {
+  await withDir(async (dir) => {
+    const registry = new PluginRegistry();
+    const loaded = await loadProjectPlugins({ plugins: [], allow: [], cwd: dir }, registry);
+    assertEquals(loaded, undefined);
+    assertEquals(registry.names(), { sources: [], exporters: [], frontends: [] });
+  });
+});
+
+Deno.test("loadProjectPlugins() reads tsbuild.json in the directory", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/tsbuild.json`, JSON.stringify({ plugin: [] }));
+    await assertRejects(
+      () => loadProjectPlugins({ plugins: [], allow: [], cwd: dir }, new PluginRegistry()),
+      InvalidInputError,
+      `Invalid config file "tsbuild.json": unknown key "plugin" in the top level (allowed: plugins)`,
+    );
+
+    await Deno.writeTextFile(`${dir}/tsbuild.json`, JSON.stringify({ plugins: [] }));
+    await using loaded = await loadProjectPlugins(
+      { plugins: [], allow: [], cwd: dir },
+      new PluginRegistry(),
+    );
+    assertEquals(loaded?.plugins, []);
+  });
+});
+
+Deno.test("loadProjectPlugins() checks --plugin-allow without plugins", async () => {
+  await withDir(async (dir) => {
+    await assertRejects(
+      () => loadProjectPlugins({ plugins: [], allow: ["sys=all"], cwd: dir }, new PluginRegistry()),
+      InvalidInputError,
+      `Invalid --plugin-allow "sys=all": unknown permission "sys" (expected read, write, net, run, env)`,
+    );
+  });
+});
