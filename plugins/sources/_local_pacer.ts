@@ -5,6 +5,8 @@
  * @module
  */
 
+import { yieldToEventLoop } from "../../core/event_loop.ts";
+
 /**
  * Milliseconds of synchronous work between two yields. Short enough that
  * progress, network transfers of other steps and Ctrl-C are handled promptly,
@@ -24,7 +26,7 @@ export function createPacer(signal: AbortSignal): Pacer {
   return {
     async pause() {
       if (performance.now() - sliceStart < SLICE_MS) return;
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await yieldToEventLoop();
       sliceStart = performance.now();
       signal.throwIfAborted();
     },

@@ -12,14 +12,14 @@
  */
 
 import { createHash } from "../../core/deps.ts";
-import type { Digest } from "../../core/digest.ts";
+import { type Digest, isDigest } from "../../core/digest.ts";
 import { temporarySibling } from "../../core/fs/atomic.ts";
 import type { LocalStat } from "./_local_stat.ts";
 import { type DirectoryEntry, type FileEntry, walkTree } from "./_local_tree.ts";
 
 const FORMAT = "tsbuild-local-record";
-// Version 3 keeps change times to the millisecond.
-const VERSION = 3;
+// Version 4 stores each file as the tree entry it becomes, keyed by path.
+const VERSION = 4;
 
 /** The stored stat fields and digests of one file. */
 export interface FileRecord {
@@ -39,7 +39,24 @@ export interface PreviousScan {
   /** File system time when that scan started, in milliseconds. */
   stampMs: number;
   /** The files by path, as tree entries ready to be reused. */
-  files: Map<string, FileEntry>;
+  files: RecordedFiles;
+}
+
+/** The files of a record, looked up by path relative to the scanned directory. */
+export class RecordedFiles {
+  readonly #entries: Record<string, FileEntry>;
+  /** Number of files. */
+  readonly size: number;
+
+  constructor(entries: Record<string, FileEntry>, size: number) {
+    this.#entries = entries;
+    this.size = size;
+  }
+
+  /** Returns the entry of the file at `path`, or undefined. */
+  get(path: string): FileEntry | undefined {
+    return Object.hasOwn(this.#entries, path) ? this.#entries[path] : undefined;
+  }
 }
 
 /**
@@ -118,30 +135,28 @@ export async function readRecord(path: string): Promise<PreviousScan | undefined
     const headerEnd = text.indexOf("\n");
     const header = JSON.parse(headerEnd < 0 ? text : text.slice(0, headerEnd));
     if (header?.format !== FORMAT || header.version !== VERSION) return undefined;
-    // One parse of all lines as an array costs a fraction of one parse per line.
-    const body = headerEnd < 0 ? "" : text.slice(headerEnd + 1).trimEnd().replaceAll("\n", ",");
-    const lines: unknown[] = JSON.parse(`[${body}]`);
-    const files = new Map<string, FileEntry>();
-    for (const fields of lines) {
-      if (!Array.isArray(fields) || fields.length !== 8) return undefined;
-      const [name, size, mode, mtimeMs, ctimeMs, ino, content, digest] = fields;
-      files.set(name, {
-        kind: "file",
-        size,
-        mode,
-        mtimeMs,
-        ctimeMs,
-        ino,
-        content: `sha256:${content}`,
-        digest: `sha256:${digest}`,
-      });
+    // The body is the members of one JSON object, each line ending in a comma. Parsing it in one
+    // call builds every entry natively, which measured about half the time of building them here.
+    const body = headerEnd < 0 ? "" : text.slice(headerEnd + 1).trimEnd().replace(/,$/, "");
+    const entries: Record<string, FileEntry> = JSON.parse(`{${body}}`);
+    let size = 0;
+    for (const path in entries) {
+      if (!isFileEntry(entries[path])) return undefined;
+      size++;
     }
-    return { stampMs: Number(header.stampMs), files };
+    return { stampMs: Number(header.stampMs), files: new RecordedFiles(entries, size) };
   } catch (error) {
     // A record is only a cache: a damaged one costs a full read, not a failed build.
     if (error instanceof SyntaxError) return undefined;
     throw error;
   }
+}
+
+function isFileEntry(value: FileEntry): boolean {
+  return value?.kind === "file" && typeof value.size === "number" &&
+    typeof value.mode === "number" && typeof value.mtimeMs === "number" &&
+    typeof value.ctimeMs === "number" && typeof value.ino === "number" &&
+    isDigest(value.content) && isDigest(value.digest);
 }
 
 /** Writes the files of `tree` to the record at `path`, replacing it whole. */
@@ -158,18 +173,9 @@ export async function writeRecord(
       await writer.write(JSON.stringify({ format: FORMAT, version: VERSION, stampMs }));
       for (const [name, entry] of walkTree(tree)) {
         if (entry.kind !== "file") continue;
-        await writer.write(
-          JSON.stringify([
-            name,
-            entry.size,
-            entry.mode,
-            entry.mtimeMs,
-            entry.ctimeMs,
-            entry.ino,
-            entry.content.slice("sha256:".length),
-            entry.digest.slice("sha256:".length),
-          ]),
-        );
+        const { size, mode, mtimeMs, ctimeMs, ino, content, digest } = entry;
+        const fields = { kind: "file", size, mode, mtimeMs, ctimeMs, ino, content, digest };
+        await writer.write(`${JSON.stringify(name)}:${JSON.stringify(fields)},`);
       }
       await writer.flush();
       await file.sync();

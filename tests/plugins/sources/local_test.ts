@@ -137,6 +137,49 @@ Deno.test("local onResolve() rereads everything when the record is damaged", asy
   });
 });
 
+Deno.test("local onResolve() rereads everything when a record entry is malformed", async () => {
+  await withLocalFixture(async ({ dir, resolve }) => {
+    await writeTree(join(dir, "context"), { "a.txt": "a", "b.txt": "b" });
+    await settle(dir);
+    const first = await resolve("context");
+    for await (const entry of Deno.readDir(join(dir, "store/data/local"))) {
+      if (!entry.name.endsWith(".jsonl")) continue;
+      const path = join(dir, "store/data/local", entry.name);
+      const text = await Deno.readTextFile(path);
+      // Still valid JSON, but one digest is no longer a digest.
+      await Deno.writeTextFile(
+        path,
+        text.replace(/"digest":"sha256:[0-9a-f]{64}"/, '"digest":"x"'),
+      );
+    }
+
+    const again = await resolve("context");
+
+    assertEquals(again.counts.read, 2);
+    assertEquals(again.pin, first.pin);
+  });
+});
+
+Deno.test("local onResolve() reuses files named like object properties", async () => {
+  await withLocalFixture(async ({ dir, resolve }) => {
+    await writeTree(join(dir, "context"), {
+      // A computed key, because a literal "__proto__" key would set the prototype instead.
+      ["__proto__"]: "p",
+      "constructor": "c",
+      "toString": "t",
+      "sub/hasOwnProperty": "h",
+    });
+    await settle(dir);
+    const first = await resolve("context");
+
+    const again = await resolve("context");
+
+    assertEquals(first.counts.read, 4);
+    assertEquals(again.counts, { read: 0, files: 4, reused: 4, skipped: 0, excluded: 0 });
+    assertEquals(again.pin, first.pin);
+  });
+});
+
 Deno.test("local onResolve() applies exclude patterns with a re-include", async () => {
   await withLocalFixture(async ({ dir, resolve }) => {
     await writeTree(join(dir, "context"), {
