@@ -15,6 +15,7 @@ const PLUGIN_ALLOWED_CORE = [
   "core/deps.ts",
   "core/errors.ts",
   "core/digest.ts",
+  "core/event_loop.ts",
   "core/fs/",
   "core/graph/builder.ts",
   "core/graph/definition.ts",

@@ -22,11 +22,11 @@ async function passThrough(chunks: Uint8Array[]) {
 }
 
 Deno.test("createDigestTap() digests a stream of many chunks and passes every chunk on", async () => {
-  const chunks = chunksOf(5, 1024 * 1024);
+  const chunks = chunksOf(12, 1024 * 1024);
   const { received, result } = await passThrough(chunks);
-  assertEquals(result, { digest: sha256(chunks), size: 5 * 1024 * 1024 });
-  assertEquals(received.length, 5);
-  assertEquals(received.map((chunk) => chunk[0]), [1, 2, 3, 4, 5]);
+  assertEquals(result, { digest: sha256(chunks), size: 12 * 1024 * 1024 });
+  assertEquals(received.length, 12);
+  assertEquals(received.map((chunk) => chunk[0]), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
 });
 
 Deno.test("createDigestTap() digests a single chunk and an empty stream", async () => {
@@ -35,21 +35,23 @@ Deno.test("createDigestTap() digests a single chunk and an empty stream", async 
   assertEquals((await passThrough([])).result, { digest: sha256([]), size: 0 });
 });
 
-Deno.test("createDigestTap() keeps the digest of chunks the consumer changes after reading", async () => {
-  const chunks = chunksOf(3, 4096);
-  const expected = sha256(chunks);
-  const tap = createDigestTap();
-  await ReadableStream.from(chunks.map((chunk) => chunk.slice())).pipeThrough(tap.transform)
-    .pipeTo(new WritableStream({ write: (chunk) => void chunk.fill(0) }));
-  assertEquals(tap.result().digest, expected);
-});
+for (const [label, count, size] of [["small", 3, 4096], ["large", 10, 1024 * 1024]] as const) {
+  Deno.test(`createDigestTap() keeps the digest of a ${label} stream the consumer overwrites`, async () => {
+    const chunks = chunksOf(count, size);
+    const expected = sha256(chunks);
+    const tap = createDigestTap();
+    await ReadableStream.from(chunks.map((chunk) => chunk.slice())).pipeThrough(tap.transform)
+      .pipeTo(new WritableStream({ write: (chunk) => void chunk.fill(0) }));
+    assertEquals(tap.result().digest, expected);
+  });
+}
 
 Deno.test("createDigestTap() stops its worker when the source fails", async () => {
   const tap = createDigestTap();
   let sent = 0;
   const source = new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (sent++ < 3) controller.enqueue(new Uint8Array(1024));
+      if (sent++ < 10) controller.enqueue(new Uint8Array(1024 * 1024));
       else controller.error(new Error("disk read failed"));
     },
   });
