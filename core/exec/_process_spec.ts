@@ -37,21 +37,22 @@ export function checkExecRequest(request: ExecRequest): void {
 /**
  * Returns the runtime spec for `request` on the root filesystem at `rootfs`:
  * resolves the user there, creates the working directory, and writes the
- * network files into `filesDir`. `specRoot` is the root path as the runtime addresses it.
+ * network files into `filesDir`. `specRoot` is the root path as the runtime
+ * addresses it. The calls are synchronous, as those of `_root_path.ts` are.
  */
-export async function createProcessSpec(
+export function createProcessSpec(
   rootfs: string,
   specRoot: string,
   filesDir: string,
   request: ExecRequest,
-): Promise<RuntimeSpec> {
-  const user = await resolveUser(rootfs, request.user);
+): RuntimeSpec {
+  const user = resolveUser(rootfs, request.user);
   // Docker creates a missing working directory owned by root, whatever the user.
-  await mkdirInRoot(rootfs, request.cwd, 0, 0);
+  mkdirInRoot(rootfs, request.cwd, 0, 0);
 
   const hostname = request.hostname ?? DEFAULT_HOSTNAME;
   const networkFiles = request.network === "host"
-    ? await writeNetworkFiles(filesDir, hostname)
+    ? writeNetworkFiles(filesDir, hostname)
     : undefined;
   return createRuntimeSpec({
     rootPath: specRoot,
@@ -63,7 +64,7 @@ export async function createProcessSpec(
     network: request.network,
     networkFiles,
     mounts: request.mounts,
-    maxOpenFiles: await hardOpenFilesLimit(),
+    maxOpenFiles: hardOpenFilesLimit(),
   });
 }
 
@@ -72,8 +73,13 @@ export async function createProcessSpec(
  * default. The runtime sets the limit without CAP_SYS_RESOURCE, so it must not
  * exceed the limit the runtime inherits, which is taken to be this process's.
  */
-async function hardOpenFilesLimit(): Promise<number> {
-  const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
+function hardOpenFilesLimit(): number {
+  let limits = "";
+  try {
+    limits = Deno.readTextFileSync("/proc/self/limits");
+  } catch {
+    // No procfs: use the spec's default.
+  }
   const hard = limits.match(/^Max open files\s+\S+\s+(\d+)/m)?.[1];
   return hard === undefined
     ? DEFAULT_MAX_OPEN_FILES

@@ -84,15 +84,12 @@ async function runRequest(options: ResolvedOptions, request: ExecRequest): Promi
   });
   const scratch = await Deno.makeTempDir({ prefix: "tsbuild-containerd-" });
   try {
-    const spec = await createSpec(scratch, rootfs.path, request);
-    const stubs = await recordMountStubs(
-      rootfs.path,
-      spec.mounts.map((mount) => mount.destination),
-    );
+    const spec = createSpec(scratch, rootfs.path, request);
+    const stubs = recordMountStubs(rootfs.path, spec.mounts.map((mount) => mount.destination));
     throwIfCancelled(request);
     const rootfsMount = { type: "bind", source: rootfs.path, options: ["rbind", "rw"] };
     const exitCode = await runTask(options, { scratch, spec, rootfs: [rootfsMount] }, request);
-    await stubs.remove();
+    stubs.remove();
     await rootfs.commit();
     return { exitCode };
   } finally {
@@ -101,7 +98,7 @@ async function runRequest(options: ResolvedOptions, request: ExecRequest): Promi
 }
 
 /** Returns the runtime spec, whose root is the bundle's rootfs directory the shim mounts. */
-function createSpec(scratch: string, rootPath: string, request: ExecRequest): Promise<RuntimeSpec> {
+function createSpec(scratch: string, rootPath: string, request: ExecRequest): RuntimeSpec {
   // NOTE: the shim inherits containerd's open-files limit, not tsbuild's; the spec uses
   // tsbuild's, which is right when both were started alike.
   return createProcessSpec(rootPath, BUNDLE_ROOTFS, scratch, request);

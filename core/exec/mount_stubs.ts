@@ -18,7 +18,7 @@ interface Stub {
 /** The mount points recorded before a run; `remove` undoes them after it. */
 export interface MountStubs {
   /** Removes the recorded paths that are still empty and restores their parents' times. */
-  remove(): Promise<void>;
+  remove(): void;
 }
 
 /**
@@ -32,30 +32,29 @@ export interface MountStubs {
  *
  * NOTE: the times are set back even when the process itself also changed the
  * parent directory during the run.
+ *
+ * The calls are synchronous, as those of `_root_path.ts` are.
  */
-export async function recordMountStubs(
-  rootfs: string,
-  destinations: string[],
-): Promise<MountStubs> {
+export function recordMountStubs(rootfs: string, destinations: string[]): MountStubs {
   const stubs: Stub[] = [];
   for (const destination of new Set(destinations)) {
-    const stub = await findStub(rootfs, destination);
+    const stub = findStub(rootfs, destination);
     if (stub) stubs.push(stub);
   }
   return { remove: () => removeStubs(stubs) };
 }
 
-async function findStub(rootfs: string, destination: string): Promise<Stub | undefined> {
+function findStub(rootfs: string, destination: string): Stub | undefined {
   const names = destination.split("/").filter((name) => name !== "" && name !== ".");
   let parentPath = rootfs;
   for (let index = 0; index < names.length; index++) {
-    const hostPath = await resolveInRoot(rootfs, names.slice(0, index + 1).join("/"));
-    if (await lstatOrUndefined(hostPath)) {
+    const hostPath = resolveInRoot(rootfs, names.slice(0, index + 1).join("/"));
+    if (lstatOrUndefined(hostPath)) {
       parentPath = hostPath;
       continue;
     }
 
-    const parentInfo = await lstatOrUndefined(parentPath);
+    const parentInfo = lstatOrUndefined(parentPath);
     if (!parentInfo?.isDirectory) return undefined;
     const created: string[] = [];
     let path = parentPath;
@@ -68,31 +67,31 @@ async function findStub(rootfs: string, destination: string): Promise<Stub | und
   return undefined;
 }
 
-async function removeStubs(stubs: Stub[]): Promise<void> {
+function removeStubs(stubs: Stub[]): void {
   const byDepth = [...stubs].sort((a, b) => b.created.length - a.created.length);
   for (const stub of byDepth) {
     for (const path of [...stub.created].reverse()) {
-      if (!await removeIfEmpty(path)) break;
+      if (!removeIfEmpty(path)) break;
     }
   }
 
   const parents = new Map(stubs.map((stub) => [stub.parent.path, stub.parent.info]));
   for (const [path, info] of parents) {
-    if (!await lstatOrUndefined(path) || !info.atime || !info.mtime) continue;
-    await Deno.utime(path, info.atime, info.mtime);
+    if (!lstatOrUndefined(path) || !info.atime || !info.mtime) continue;
+    Deno.utimeSync(path, info.atime, info.mtime);
   }
 }
 
 /** Removes `path` when it is missing, an empty directory or an empty file; reports whether it is gone. */
-async function removeIfEmpty(path: string): Promise<boolean> {
-  const info = await lstatOrUndefined(path);
+function removeIfEmpty(path: string): boolean {
+  const info = lstatOrUndefined(path);
   if (!info) return true;
   if (info.isFile && info.size === 0) {
-    await Deno.remove(path);
+    Deno.removeSync(path);
     return true;
   }
   if (!info.isDirectory) return false;
-  for await (const _ of Deno.readDir(path)) return false;
-  await Deno.remove(path);
+  for (const _ of Deno.readDirSync(path)) return false;
+  Deno.removeSync(path);
   return true;
 }

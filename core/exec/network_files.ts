@@ -20,19 +20,17 @@ export interface WriteNetworkFilesOptions {
  * resolv.conf is a copy of the host's, because the container reaches the same
  * resolvers as the host, or empty when the host has none.
  */
-export async function writeNetworkFiles(
+export function writeNetworkFiles(
   directory: string,
   hostname: string,
   options: WriteNetworkFilesOptions = {},
-): Promise<NetworkFiles> {
+): NetworkFiles {
   const hosts = join(directory, "hosts");
   const resolvConf = join(directory, "resolv.conf");
 
-  await Deno.writeTextFile(hosts, hostsContent(hostname));
-  await Deno.writeTextFile(
-    resolvConf,
-    await readOrEmpty(options.hostResolvConf ?? "/etc/resolv.conf"),
-  );
+  // Synchronous, as the other small calls that prepare a run are (see _root_path.ts).
+  Deno.writeTextFileSync(hosts, hostsContent(hostname));
+  Deno.writeTextFileSync(resolvConf, readOrEmpty(options.hostResolvConf ?? "/etc/resolv.conf"));
   return { hosts, resolvConf };
 }
 
@@ -41,9 +39,9 @@ export function hostsContent(hostname: string): string {
   return `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
 }
 
-async function readOrEmpty(path: string): Promise<string> {
+function readOrEmpty(path: string): string {
   try {
-    return await Deno.readTextFile(path);
+    return Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return "";
     throw error;

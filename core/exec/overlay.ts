@@ -1,12 +1,13 @@
 /**
- * Overlayfs mounts of a chain of diff directories: a probe of whether the
- * kernel allows them and the mount itself, with a work-around for long chains.
+ * Overlayfs mounts of a chain of diff directories: finding out whether the
+ * kernel allows them and with which options, and the mount itself, with a
+ * work-around for long chains.
  *
  * @module
  */
 
-import { join } from "../deps.ts";
-import { mountFilesystem, unmount } from "./_mount.ts";
+import { dirname, join } from "../deps.ts";
+import { MountCallError, mountFilesystem, unmount } from "./_mount.ts";
 
 /**
  * Options that keep the upper directory readable as a plain diff: no inode
@@ -15,6 +16,24 @@ import { mountFilesystem, unmount } from "./_mount.ts";
  * and tools such as mv then fall back to a copy.
  */
 const PORTABLE_OPTIONS = "index=off,redirect_dir=off,metacopy=off";
+
+/**
+ * The option (Linux 5.10 and later) that makes overlayfs skip every sync of
+ * the upper file system: fsync calls inside the overlay and the syncfs(2) of
+ * the whole upper file system at unmount. That syncfs also writes out what
+ * other processes left unwritten on the same disk, and costs milliseconds per
+ * unmount. A tsbuild overlay is used once and thrown away, so callers flush
+ * what they keep themselves, as a snapshot commit does with its diff.
+ */
+const VOLATILE_OPTION = "volatile";
+
+/** Extra option sets to try, best first; older kernels reject the first ones. */
+const OPTION_SETS = [
+  `${PORTABLE_OPTIONS},${VOLATILE_OPTION}`,
+  PORTABLE_OPTIONS,
+  VOLATILE_OPTION,
+  "",
+];
 
 /**
  * The kernel copies mount options into one page, and the page size on the
@@ -32,15 +51,18 @@ export interface OverlaySupport {
   extraOptions: string;
 }
 
+/** Overlay support as this process found it, by a probe or a successful mount. */
+let known: OverlaySupport | undefined;
 let probed: Promise<OverlaySupport> | undefined;
 
 /**
  * Reports whether an overlay with an upper directory can be mounted in
- * `directory`. The first call mounts a small overlay there, and its result
- * applies for the rest of the process.
+ * `directory`. Unless a mount already succeeded, the first call mounts a small
+ * overlay there, and its result applies for the rest of the process.
  */
 export function probeOverlay(directory: string): Promise<OverlaySupport> {
-  probed ??= probeOnce(directory);
+  if (known) return Promise.resolve(known);
+  probed ??= probeOnce(directory).then((support) => known = support);
   return probed;
 }
 
@@ -51,7 +73,7 @@ async function probeOnce(directory: string): Promise<OverlaySupport> {
       join(scratch, name)
     );
     for (const path of [lower, upper, work, target]) await Deno.mkdir(path);
-    for (const extraOptions of [PORTABLE_OPTIONS, ""]) {
+    for (const extraOptions of OPTION_SETS) {
       const data = overlayMountData([lower], upper, work, extraOptions);
       try {
         mountFilesystem("overlay", "overlay", target, data);
@@ -131,4 +153,61 @@ export async function mountOverlay(options: MountOverlayOptions): Promise<boolea
 
 function hasReservedCharacter(path: string): boolean {
   return /[:,\\]/.test(path);
+}
+
+/** Options of {@linkcode mountSupportedOverlay}. */
+export type MountSupportedOverlayOptions = Omit<MountOverlayOptions, "extraOptions">;
+
+/** Outcome of {@linkcode mountSupportedOverlay}. */
+export type SupportedOverlayMount =
+  | { status: "mounted"; extraOptions: string }
+  | { status: "unsupported" }
+  | { status: "too-long" };
+
+/**
+ * Mounts an overlay with the best options the kernel accepts. Returns
+ * "unsupported", without mounting, when overlay mounts do not work in the
+ * parent of `upperDir`, and "too-long" when {@linkcode mountOverlay} declines
+ * the mount.
+ *
+ * Until the process has found which options work, the mount itself tries
+ * the option sets in turn, so a kernel that accepts the first costs no
+ * separate probe mount. Only when every set fails does {@linkcode probeOverlay} decide
+ * between a kernel without overlay support, reported as "unsupported", and a
+ * failure of this mount, which is thrown.
+ *
+ * @throws {MountCallError} when overlay mounts work but this one fails
+ */
+export async function mountSupportedOverlay(
+  options: MountSupportedOverlayOptions,
+): Promise<SupportedOverlayMount> {
+  if (known?.supported === false) return { status: "unsupported" };
+  if (known) return await mountWith(options, known.extraOptions);
+
+  for (const extraOptions of OPTION_SETS) {
+    let mounted: boolean;
+    try {
+      mounted = await mountOverlay({ ...options, extraOptions });
+    } catch (error) {
+      if (error instanceof MountCallError) continue;
+      throw error;
+    }
+    // A declined mount tells nothing about the kernel, so the probe below decides.
+    if (!mounted) break;
+    known ??= { supported: true, extraOptions };
+    return { status: "mounted", extraOptions };
+  }
+
+  const support = await probeOverlay(dirname(options.upperDir));
+  if (!support.supported) return { status: "unsupported" };
+  // Overlays work, so the failures above were this mount's own: repeating it throws its error.
+  return await mountWith(options, support.extraOptions);
+}
+
+async function mountWith(
+  options: MountSupportedOverlayOptions,
+  extraOptions: string,
+): Promise<SupportedOverlayMount> {
+  const mounted = await mountOverlay({ ...options, extraOptions });
+  return mounted ? { status: "mounted", extraOptions } : { status: "too-long" };
 }

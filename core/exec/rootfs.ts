@@ -10,7 +10,7 @@ import { InvalidInputError } from "../errors.ts";
 import { removeUnchangedDirectories, writeDiff } from "../snapshot/diff.ts";
 import { materialize } from "../snapshot/materialize.ts";
 import { unmount } from "./_mount.ts";
-import { mountOverlay, probeOverlay } from "./overlay.ts";
+import { mountSupportedOverlay, type SupportedOverlayMount } from "./overlay.ts";
 
 /** Strategy for building the root file system; "auto" picks overlay when the kernel allows it. */
 export type SnapshotterSetting = "auto" | "overlay" | "copy";
@@ -35,7 +35,9 @@ export interface Rootfs extends AsyncDisposable {
   /**
    * Leaves the changes made under `path` in the upper directory in overlay
    * format. Call it once, after the container has exited; `path` is gone or
-   * stale afterwards.
+   * stale afterwards. The changes are not flushed to disk: an overlay is
+   * mounted "volatile" where the kernel allows it, which skips the flush of
+   * the unmount, so the caller flushes what it keeps (a snapshot commit does).
    */
   commit(): Promise<void>;
   /** Unmounts and removes the temporary directories; later calls do nothing. */
@@ -49,9 +51,9 @@ export interface Rootfs extends AsyncDisposable {
  * The overlay strategy mounts an overlay with `upperDir` as its upper layer
  * and a work directory next to it. The copy strategy copies the merged layers
  * into a directory next to `upperDir` and, on commit, writes the differences
- * into `upperDir`. "auto" uses overlay when a probe mount in the parent of
- * `upperDir` succeeds (probed once per process) and the mount options fit the
- * kernel's limit, and copy otherwise.
+ * into `upperDir`. "auto" uses overlay when the kernel allows overlay mounts
+ * in the parent of `upperDir` (found out once per process, by the first
+ * mount) and the mount options fit the kernel's limit, and copy otherwise.
  *
  * @throws {InvalidInputError} when the setting or TSBUILD_SNAPSHOTTER is not auto, overlay or copy
  * @throws {Error} when the setting is "overlay" and the kernel refuses the mount
@@ -65,20 +67,17 @@ export async function prepareRootfs(
   checkSetting(setting);
 
   if (setting !== "copy") {
-    const support = await probeOverlay(dirname(upperDir));
-    if (!support.supported && setting === "overlay") {
+    const overlay = await prepareOverlay(lowerDirs, upperDir);
+    if (overlay.status === "mounted") return overlay.rootfs;
+    if (setting === "overlay" && overlay.status === "unsupported") {
       throw new Error(
         `Failed to mount an overlay in "${dirname(upperDir)}": the kernel rejected the probe mount`,
       );
     }
-    if (support.supported) {
-      const rootfs = await prepareOverlay(lowerDirs, upperDir, support.extraOptions);
-      if (rootfs) return rootfs;
-      if (setting === "overlay") {
-        throw new Error(
-          `Failed to mount an overlay of ${lowerDirs.length} layers: the mount options are too long`,
-        );
-      }
+    if (setting === "overlay") {
+      throw new Error(
+        `Failed to mount an overlay of ${lowerDirs.length} layers: the mount options are too long`,
+      );
     }
   }
   return await prepareCopy(lowerDirs, upperDir, options.signal);
@@ -99,40 +98,48 @@ function checkSetting(value: string, source = "snapshotter"): asserts value is S
   );
 }
 
-/** Mounts the overlay, or returns undefined when its options do not fit in a mount call. */
+/**
+ * Mounts the overlay, or reports why not: the kernel does not allow overlay
+ * mounts, or the options do not fit in a mount call.
+ */
 async function prepareOverlay(
   lowerDirs: string[],
   upperDir: string,
-  extraOptions: string,
-): Promise<Rootfs | undefined> {
-  const scratch = await Deno.makeTempDir({ dir: dirname(upperDir), prefix: ".tsbuild-rootfs-" });
+): Promise<{ status: "mounted"; rootfs: Rootfs } | { status: "unsupported" | "too-long" }> {
+  // The scratch directories are made and removed with synchronous calls, which for a few empty
+  // directories take less time than the thread-pool round trips of asynchronous ones.
+  const scratch = Deno.makeTempDirSync({ dir: dirname(upperDir), prefix: ".tsbuild-rootfs-" });
   const target = join(scratch, "merged");
   const workDir = join(scratch, "work");
-  let mounted = false;
+  let mount: SupportedOverlayMount = { status: "too-long" };
   try {
-    await Deno.mkdir(target);
-    await Deno.mkdir(workDir);
-    mounted = await mountOverlay({
-      lowerDirs: await overlayLowerDirs(lowerDirs, scratch),
+    Deno.mkdirSync(target);
+    Deno.mkdirSync(workDir);
+    mount = await mountSupportedOverlay({
+      lowerDirs: overlayLowerDirs(lowerDirs, scratch),
       upperDir,
       workDir,
       target,
-      extraOptions,
     });
   } finally {
-    if (!mounted) await Deno.remove(scratch, { recursive: true });
+    if (mount.status !== "mounted") Deno.removeSync(scratch, { recursive: true });
   }
-  if (!mounted) return undefined;
+  if (mount.status !== "mounted") return mount;
 
+  let mounted = true;
   const release = async () => {
     if (mounted) {
       await unmount(target);
       mounted = false;
     }
     // Only after a successful unmount: removing the mount point's contents would write to upperDir.
-    await Deno.remove(scratch, { recursive: true }).catch(ignoreNotFound);
+    try {
+      Deno.removeSync(scratch, { recursive: true });
+    } catch (error) {
+      ignoreNotFound(error);
+    }
   };
-  return {
+  const rootfs: Rootfs = {
     path: target,
     strategy: "overlay",
     commit: async () => {
@@ -142,13 +149,14 @@ async function prepareOverlay(
     release,
     [Symbol.asyncDispose]: release,
   };
+  return { status: "mounted", rootfs };
 }
 
 /** Returns the lower directories top-most first; overlayfs needs one even for an empty chain. */
-async function overlayLowerDirs(lowerDirs: string[], scratch: string): Promise<string[]> {
+function overlayLowerDirs(lowerDirs: string[], scratch: string): string[] {
   if (lowerDirs.length > 0) return [...lowerDirs].reverse();
   const empty = join(scratch, "empty");
-  await Deno.mkdir(empty);
+  Deno.mkdirSync(empty);
   return [empty];
 }
 

@@ -96,7 +96,7 @@ interface ResolvedOptions extends RuncLocation {
 export async function reapAbandonedContainers(options: RuncLocation): Promise<void> {
   let names: string[] = [];
   try {
-    names = (await Array.fromAsync(Deno.readDir(options.stateRoot))).map((entry) => entry.name);
+    names = Array.from(Deno.readDirSync(options.stateRoot), (entry) => entry.name);
   } catch {
     return;
   }
@@ -137,39 +137,36 @@ function processExists(pid: number): boolean {
 }
 
 async function runRequest(options: ResolvedOptions, request: ExecRequest): Promise<ExecResult> {
-  await checkRunc(options.runcPath);
-  await Deno.mkdir(options.stateRoot, { recursive: true, mode: 0o700 });
+  // The small calls that prepare a run are synchronous, as those of `_root_path.ts` are.
+  checkRunc(options.runcPath);
+  Deno.mkdirSync(options.stateRoot, { recursive: true, mode: 0o700 });
 
   await using rootfs = await prepareRootfs(request.lowerDirs, request.upperDir, {
     snapshotter: options.snapshotter,
     signal: request.signal,
   });
-  if (options.bundleRoot) await Deno.mkdir(options.bundleRoot, { recursive: true });
-  const bundle = await Deno.makeTempDir({
+  if (options.bundleRoot) Deno.mkdirSync(options.bundleRoot, { recursive: true });
+  const bundle = Deno.makeTempDirSync({
     dir: options.bundleRoot,
     prefix: `${Deno.pid}-runc-bundle-`,
   });
   try {
-    const mountPoints = await writeBundle(bundle, rootfs, request);
-    const stubs = await recordMountStubs(rootfs.path, mountPoints);
+    const mountPoints = writeBundle(bundle, rootfs, request);
+    const stubs = recordMountStubs(rootfs.path, mountPoints);
     throwIfCancelled(request);
     const exitCode = await runContainer(options, bundle, request);
-    await stubs.remove();
+    stubs.remove();
     await rootfs.commit();
     return { exitCode };
   } finally {
-    await Deno.remove(bundle, { recursive: true });
+    Deno.removeSync(bundle, { recursive: true });
   }
 }
 
 /** Writes config.json and the network files into `bundle`; returns the mount destinations. */
-async function writeBundle(
-  bundle: string,
-  rootfs: Rootfs,
-  request: ExecRequest,
-): Promise<string[]> {
-  const spec = await createProcessSpec(rootfs.path, rootfs.path, bundle, request);
-  await Deno.writeTextFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
+function writeBundle(bundle: string, rootfs: Rootfs, request: ExecRequest): string[] {
+  const spec = createProcessSpec(rootfs.path, rootfs.path, bundle, request);
+  Deno.writeTextFileSync(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
   return spec.mounts.map((mount) => mount.destination);
 }
 
@@ -248,9 +245,9 @@ function spawnRunc(options: ResolvedOptions, args: string[]): Deno.ChildProcess 
   }
 }
 
-async function checkRunc(runcPath: string): Promise<void> {
+function checkRunc(runcPath: string): void {
   try {
-    const info = await Deno.stat(runcPath);
+    const info = Deno.statSync(runcPath);
     if (info.isFile) return;
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;

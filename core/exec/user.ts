@@ -49,10 +49,10 @@ const MAX_ID = 2 ** 31 - 1;
  * @throws {NotFoundError} when a user or group name has no entry
  * @throws {InvalidInputError} when `user` is malformed or an id is out of range
  */
-export async function resolveUser(rootfs: string, user: string): Promise<ResolvedUser> {
+export function resolveUser(rootfs: string, user: string): ResolvedUser {
   const files: AccountFiles = {
-    passwd: await readOptional(await resolveInRoot(rootfs, "/etc/passwd")),
-    group: await readOptional(await resolveInRoot(rootfs, "/etc/group")),
+    passwd: readOptional(resolveInRoot(rootfs, "/etc/passwd")),
+    group: readOptional(resolveInRoot(rootfs, "/etc/group")),
   };
   return resolveUserFromFiles(user, files);
 }
@@ -186,9 +186,9 @@ function parseId(user: string, value: string): number {
   return id;
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
+function readOptional(path: string): string | undefined {
   try {
-    return await Deno.readTextFile(path);
+    return Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return undefined;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { loadTarStream } from "../deps.ts";
 import type { Digest } from "../digest.ts";
 import { CancelledError, DigestMismatchError, NotFoundError, PathEscapeError } from "../errors.ts";
 import { DiffWriter } from "./_tar_diff_writer.ts";
@@ -79,6 +80,9 @@ export async function unpackLayer(
   const uncompressed = createDigestTap();
   let isPlainTar = false;
 
+  // The tar reader is imported on first use, which takes milliseconds. Starting the import now
+  // lets it run while the first bytes of the blob are still on their way.
+  loadTarStream().catch(() => {});
   try {
     await Deno.mkdir(diffDir, { recursive: true });
     const writer = new DiffWriter(diffDir, options.lowerDirs ?? [], warnings);

@@ -7,6 +7,7 @@
 import { DigestMismatchError, RemoteError } from "../errors.ts";
 import type { ImageReference } from "../oci/reference.ts";
 import { readLimited } from "./_body.ts";
+import { MAX_CACHED_BLOB_BYTES } from "./_content_cache.ts";
 import type { RegistryContext } from "./_context.ts";
 import { responseError } from "./_errors.ts";
 import { sendRequest } from "./_request.ts";
@@ -77,6 +78,14 @@ export async function fetchBlobBytes(
       { data: { digest: descriptor.digest, size: descriptor.size } },
     );
   }
+  const cached = ctx.contents.get(reference, "blob", descriptor.digest);
+  if (cached) return cached.bytes;
+
   const stream = await openBlob(ctx, reference, descriptor, operation);
-  return await readLimited(stream, maxBytes);
+  // The stream fails unless its bytes match the descriptor's digest, so what it gave is verified.
+  const bytes = await readLimited(stream, maxBytes);
+  if (bytes.byteLength <= MAX_CACHED_BLOB_BYTES) {
+    ctx.contents.set(reference, "blob", descriptor.digest, { bytes });
+  }
+  return bytes;
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { ContentCache } from "./_content_cache.ts";
 import type { RegistryCredentials } from "./docker_config.ts";
 
 /** A registry client's settings with every default filled in, plus its caches. */
@@ -19,4 +20,6 @@ export interface RegistryContext {
   credentials(registry: string): Promise<RegistryCredentials | undefined>;
   /** `Authorization` header values by `registry + " " + scope`, or `registry + " *"` for Basic. */
   authorizations: Map<string, string>;
+  /** Manifests and small blobs already fetched and verified, by digest. */
+  contents: ContentCache;
 }

@@ -45,6 +45,11 @@ export async function fetchManifestBytes(
   selector: string,
   operation: string,
 ): Promise<FetchedManifest> {
+  const cached = isDigest(selector) ? ctx.contents.get(reference, "manifest", selector) : undefined;
+  if (cached) {
+    return { digest: selector as Digest, mediaType: cached.mediaType!, bytes: cached.bytes };
+  }
+
   const response = await sendRequest(ctx, {
     method: "GET",
     reference,
@@ -61,6 +66,7 @@ export async function fetchManifestBytes(
   const digest = digestOf(bytes);
   checkManifestDigest(digest, selector, response.headers.get("docker-content-digest"), operation);
   const mediaType = manifestMediaType(bytes, response.headers.get("content-type"), operation);
+  ctx.contents.set(reference, "manifest", digest, { bytes, mediaType });
   return { digest, mediaType, bytes };
 }
 

@@ -9,6 +9,7 @@ import type { Digest } from "../digest.ts";
 import { hostPlatform, type Platform } from "../oci/platform.ts";
 import { formatReference, type ImageReference, parseReference } from "../oci/reference.ts";
 import { openBlob } from "./_blob.ts";
+import { ContentCache } from "./_content_cache.ts";
 import type { RegistryContext } from "./_context.ts";
 import { fetchManifestBytes } from "./_manifest.ts";
 import { pushBlob, type PushBlobResult, pushManifest } from "./_push.ts";
@@ -161,6 +162,7 @@ function createContext(options: RegistryClientOptions): RegistryContext {
       return (await credentialMap).get(registry);
     },
     authorizations: new Map(),
+    contents: new ContentCache(),
   };
 }
 

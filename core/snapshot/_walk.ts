@@ -65,29 +65,6 @@ export async function listMerged(dir: MergedEntry): Promise<Map<string, MergedEn
   return children;
 }
 
-/** Looks up `relativePath` (slash-separated, no leading slash) in the merged view. */
-export async function lookupMerged(
-  root: MergedEntry,
-  relativePath: string,
-): Promise<MergedEntry | undefined> {
-  let current: MergedEntry | undefined = root;
-  for (const name of relativePath.split("/").filter((part) => part !== "")) {
-    if (!current.info.isDirectory) return undefined;
-    current = await findChild(current, name);
-    if (!current) return undefined;
-  }
-  return current;
-}
-
-async function findChild(dir: MergedEntry, name: string): Promise<MergedEntry | undefined> {
-  for (const [index, layerDirectory] of dir.layers.entries()) {
-    if (await lstatOrUndefined(join(layerDirectory.path, name))) {
-      return (await mergedChild(dir, index, name)) ?? undefined;
-    }
-  }
-  return undefined;
-}
-
 /**
  * Builds the entry for `name` as first seen in `dir.layers[index]`, or null
  * when that layer contains a whiteout for it.

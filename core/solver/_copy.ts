@@ -41,21 +41,8 @@ export async function copyAction(
   root: string,
   sourceRoot: string,
 ): Promise<void> {
-  const wildcard = copy.allowWildcard && hasWildcard(copy.src);
-  const sources = wildcard
-    ? await expandWildcard(sourceRoot, copy.src)
-    : [await scopedPath(sourceRoot, copy.src, { followFinal: copy.followSymlinks })];
-  const present: Array<{ path: string; info: Deno.FileInfo }> = [];
-  for (const path of sources) {
-    const info = await lstatOrUndefined(path);
-    if (info) present.push({ path, info });
-  }
-  if (present.length === 0) {
-    if (wildcard && copy.allowEmptyWildcard) return;
-    throw new NotFoundError(`Failed to copy "${copy.src}": not found in the source`, {
-      data: { path: copy.src },
-    });
-  }
+  const present = await findCopySources(copy, sourceRoot);
+  if (present.length === 0) return;
   for (const { path } of present) await checkRequiredIncludes(path, copy);
 
   const settings: CopySettings = {
@@ -69,16 +56,13 @@ export async function copyAction(
   const destInside = copy.dest.startsWith("/") ? copy.dest : `/${copy.dest}`;
   const destPath = await scopedPath(root, destInside, { followFinal: true });
   const destInfo = await statOrUndefined(destPath);
-  // As in BuildKit, a wildcard that matches one entry copies it like a plain path would.
-  const destIsDir = copy.dest.endsWith("/") || present.length > 1 ||
-    destInfo?.isDirectory === true;
+  const destIsDir = copiesIntoDirectory(copy, present.length, destInfo?.isDirectory === true);
 
   for (const { path, info } of present) {
     if (copy.attemptUnpack && info.isFile) {
       if (await unpackIfArchive(path, destPath, { root, owner: settings.owner })) continue;
     }
-    // The source root has no name of its own to copy under, so it always copies its contents.
-    const dirContents = info.isDirectory && (copy.dirContentsOnly || path === sourceRoot);
+    const dirContents = copiesContents(copy, { path, info }, sourceRoot);
     const parent = destIsDir || dirContents
       ? destPath
       : destPath.slice(0, destPath.lastIndexOf("/")) || root;
@@ -90,6 +74,62 @@ export async function copyAction(
       await copyEntry(path, target, info, settings, "", false);
     }
   }
+}
+
+/** One source entry a copy action copies: its host path and `Deno.lstat`. */
+export interface CopySource {
+  path: string;
+  info: Deno.FileInfo;
+}
+
+/**
+ * Returns the entries under `sourceRoot` that `copy` copies, or none when a
+ * wildcard that may match nothing matches nothing.
+ *
+ * @throws {NotFoundError} when nothing matches and the action requires a match
+ */
+export async function findCopySources(
+  copy: FileActionCopy,
+  sourceRoot: string,
+): Promise<CopySource[]> {
+  const wildcard = copy.allowWildcard && hasWildcard(copy.src);
+  const sources = wildcard
+    ? await expandWildcard(sourceRoot, copy.src)
+    : [await scopedPath(sourceRoot, copy.src, { followFinal: copy.followSymlinks })];
+  const present: CopySource[] = [];
+  for (const path of sources) {
+    const info = await lstatOrUndefined(path);
+    if (info) present.push({ path, info });
+  }
+  if (present.length === 0 && !(wildcard && copy.allowEmptyWildcard)) {
+    throw new NotFoundError(`Failed to copy "${copy.src}": not found in the source`, {
+      data: { path: copy.src },
+    });
+  }
+  return present;
+}
+
+/**
+ * Reports whether `copy` puts its sources inside its destination, given how
+ * many sources it found and whether the destination is an existing directory.
+ */
+export function copiesIntoDirectory(
+  copy: FileActionCopy,
+  sourceCount: number,
+  destIsExistingDirectory: boolean,
+): boolean {
+  // As in BuildKit, a wildcard that matches one entry copies it like a plain path would.
+  return copy.dest.endsWith("/") || sourceCount > 1 || destIsExistingDirectory;
+}
+
+/** Reports whether `copy` copies the contents of `source` rather than `source` under its name. */
+export function copiesContents(
+  copy: FileActionCopy,
+  source: CopySource,
+  sourceRoot: string,
+): boolean {
+  // The source root has no name of its own to copy under, so it always copies its contents.
+  return source.info.isDirectory && (copy.dirContentsOnly || source.path === sourceRoot);
 }
 
 // An include pattern without wildcards names a path that must exist, as `COPY --parents`

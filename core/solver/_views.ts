@@ -45,6 +45,23 @@ export async function withReadonlyView(
   };
 }
 
+/** Snapshot kinds whose diff contains plain entries only: no whiteouts and no opaque marks. */
+const PLAIN_KINDS = new Set(["local"]);
+
+/**
+ * Returns a view of the chain ending at `snapshot` to read from, as a copy's
+ * source. A chain of one snapshot of a plain kind, such as the build context,
+ * is shown as its diff directory without a mount, so the caller must not
+ * write to the view.
+ */
+export async function withSourceView(store: Store, snapshot: string | undefined): Promise<View> {
+  const chain = await store.snapshots.chain(snapshot);
+  if (chain.length === 1 && PLAIN_KINDS.has(chain[0].kind)) {
+    return { dir: store.snapshots.diffDir(chain[0].id), release: () => Promise.resolve() };
+  }
+  return await withReadonlyView(store, snapshot, store.temporaryDir);
+}
+
 /**
  * Runs `fn` on a writable merged view of `lowerDirs`, with every change
  * recorded in `upperDir` in overlay format.

@@ -73,6 +73,8 @@ export class Solver {
   readonly #results = new Map<Digest, Promise<VertexResult>>();
   readonly #execSlots: Semaphore;
   readonly #abort = new AbortController();
+  /** Cache records being written; the steps that need a result do not wait for its record. */
+  #recordWrites: Promise<void>[] = [];
 
   constructor(options: SolverOptions) {
     this.#options = options;
@@ -88,8 +90,11 @@ export class Solver {
   async solve(graph: Graph): Promise<VertexResult | undefined> {
     if (!graph.output) return undefined;
     try {
-      return await this.#solveVertex(graph, graph.output);
+      const result = await this.#solveVertex(graph, graph.output);
+      await Promise.all(this.#takeRecordWrites());
+      return result;
     } catch (error) {
+      await Promise.allSettled(this.#takeRecordWrites());
       if (this.#options.signal.aborted) {
         throw new CancelledError("Build cancelled", { cause: error });
       }
@@ -257,14 +262,23 @@ export class Solver {
       });
       throw withStep(error, progressVertex.name, vertex.metadata?.location);
     }
-    await this.#options.store.cache.put({
+    const written = this.#options.store.cache.put({
       key,
       snapshot,
       createdAt: new Date().toISOString(),
       description: progressVertex.name,
     });
+    // Handled here so that a failure waits, without being reported as unhandled, until solve().
+    written.catch(() => {});
+    this.#recordWrites.push(written);
     sink.emit({ type: "vertex.completed", vertex: progressVertex, time: Date.now() });
     return { key, snapshot };
+  }
+
+  #takeRecordWrites(): Promise<void>[] {
+    const writes = this.#recordWrites;
+    this.#recordWrites = [];
+    return writes;
   }
 
   #runContext(progressVertex: { id: string; name: string }, platform: Platform) {

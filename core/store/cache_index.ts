@@ -33,7 +33,8 @@ export class CacheIndex {
 
   /** Records that `key` produced `record.snapshot`, replacing any older record. */
   async put(record: CacheRecord): Promise<void> {
-    await Deno.mkdir(this.dir, { recursive: true });
+    // Synchronous, as the small calls of writeFileAtomic are.
+    Deno.mkdirSync(this.dir, { recursive: true });
     await writeFileAtomic(`${this.dir}/${digestHex(record.key)}.json`, JSON.stringify(record));
   }
 

@@ -40,19 +40,21 @@ export function defaultStoreRoot(): string {
 
 /** Opens (creating when needed) the store at `root` and takes its lock. */
 export async function openStore(root: string, options: StoreOptions = {}): Promise<Store> {
-  const existing = await Deno.stat(root).catch(() => undefined);
+  // The calls that only touch metadata are synchronous, as the store's small writes are (see
+  // writeFileAtomic). Waiting for the lock can take long, so that call stays asynchronous.
+  const existing = statOrUndefined(root);
   if (existing && !existing.isDirectory) {
     throw new InvalidInputError(
       `Failed to open the store at "${root}": it is a file, not a directory (see --root)`,
     );
   }
-  await Deno.mkdir(`${root}/tmp`, { recursive: true });
-  const lockFile = await Deno.open(`${root}/lock`, { read: true, write: true, create: true });
+  Deno.mkdirSync(`${root}/tmp`, { recursive: true });
+  const lockFile = Deno.openSync(`${root}/lock`, { read: true, write: true, create: true });
   await lockFile.lock(options.exclusive ?? false);
 
   await removeAbandonedTemporaryDirs(`${root}/tmp`);
   const temporaryDir = `${root}/tmp/${Deno.pid}-${randomBytes(4).toString("hex")}`;
-  await Deno.mkdir(temporaryDir);
+  Deno.mkdirSync(temporaryDir);
 
   const close = async () => {
     await Deno.remove(temporaryDir, { recursive: true }).catch(() => {});
@@ -75,7 +77,7 @@ export async function openStore(root: string, options: StoreOptions = {}): Promi
 // owner is still running. Mounts are detached first so that removing the
 // directory cannot reach through them into a snapshot.
 async function removeAbandonedTemporaryDirs(dir: string): Promise<void> {
-  for await (const entry of Deno.readDir(dir)) {
+  for (const entry of Deno.readDirSync(dir)) {
     const pid = Number(entry.name.split("-")[0]);
     if (!Number.isInteger(pid) || pid === Deno.pid || isRunning(pid)) continue;
     const abandoned = `${dir}/${entry.name}`;
@@ -105,6 +107,14 @@ async function unmountUnder(dir: string): Promise<boolean> {
     if (!success) return false;
   }
   return true;
+}
+
+function statOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function isRunning(pid: number): boolean {

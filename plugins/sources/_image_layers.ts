@@ -40,27 +40,102 @@ export async function loadImageLayers(
   for (const [index, layer] of layers.entries()) {
     const id = ids[index];
     if (!(await context.content.hasSnapshot(id))) {
-      const diffId = diffIds[index];
-      await context.progress.step(origin.describe(layer, formatSize(layer.size)), async () => {
-        if (!(await context.content.hasBlob(layer.digest))) {
-          const stream = await origin.fetch(layer);
-          await context.content.writeBlob(stream, { digest: layer.digest, size: layer.size });
-        }
-        const blob = { digest: layer.digest, diffId, size: layer.size, mediaType: layer.mediaType };
-        await context.content.createSnapshot(
-          { id, parent, kind: "layer", layer: blob },
-          async (diffDir) => {
-            await context.layers.unpack(await context.content.openBlob(layer.digest), diffDir, {
-              expectedDigest: layer.digest,
-              expectedDiffId: diffId,
-            });
-          },
-        );
-      });
+      const description = origin.describe(layer, formatSize(layer.size));
+      const blob = { digest: layer.digest, diffId: diffIds[index], size: layer.size };
+      await context.progress.step(description, () =>
+        context.content.createSnapshot(
+          { id, parent, kind: "layer", layer: { ...blob, mediaType: layer.mediaType } },
+          (diffDir) => fillLayer(layer, blob.diffId, diffDir, origin, context),
+        ));
     }
     parent = id;
   }
   return parent;
+}
+
+/**
+ * Unpacks `layer` into `diffDir`. A blob the store lacks is fetched once, and
+ * its bytes go to the store and to the unpacker at the same time, so the
+ * unpack does not wait for the whole download. Both check the digest; the
+ * snapshot is kept only when both succeed.
+ */
+async function fillLayer(
+  layer: Descriptor,
+  diffId: Digest,
+  diffDir: string,
+  origin: LayerOrigin,
+  context: PluginContext,
+): Promise<void> {
+  const checks = { expectedDigest: layer.digest, expectedDiffId: diffId };
+  if (await context.content.hasBlob(layer.digest)) {
+    await context.layers.unpack(await context.content.openBlob(layer.digest), diffDir, checks);
+    return;
+  }
+  // The unpacker starts before the registry responds, so its setup overlaps with the request.
+  const tee = teeWithBackpressure(streamOf(origin.fetch(layer)));
+  // A branch whose reader fails may stop reading without cancelling, so both are stopped then.
+  // The first failure is the one thrown, because the other branch fails only from being stopped.
+  let firstFailure: { error: unknown } | undefined;
+  const stopOnFailure = (error: unknown) => {
+    firstFailure ??= { error };
+    tee.cancel(error);
+  };
+  await Promise.all([
+    context.content.writeBlob(tee.branches[0], { digest: layer.digest, size: layer.size })
+      .catch(stopOnFailure),
+    context.layers.unpack(tee.branches[1], diffDir, checks).catch(stopOnFailure),
+  ]);
+  if (firstFailure) throw firstFailure.error;
+}
+
+/** Returns a stream of the stream that `opened` resolves to, failing when `opened` rejects. */
+function streamOf(opened: Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      reader ??= (await opened).getReader();
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    async cancel(reason) {
+      await (reader ?? (await opened.catch(() => undefined))?.getReader())?.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** The two branches of {@linkcode teeWithBackpressure}, and a way to stop both. */
+export interface BackpressureTee {
+  branches: [ReadableStream<Uint8Array>, ReadableStream<Uint8Array>];
+  /** Cancels the source and makes both branches fail with `reason`. */
+  cancel(reason: unknown): void;
+}
+
+/**
+ * Splits `source` into two streams that each get every chunk. Unlike
+ * `ReadableStream.tee()`, a chunk is read from `source` only once both
+ * branches took the previous one, so a slow reader holds back the download
+ * instead of letting it pile up in memory. When one branch is cancelled, the
+ * other fails too, and `source` is cancelled.
+ */
+export function teeWithBackpressure(source: ReadableStream<Uint8Array>): BackpressureTee {
+  const pipes = [new TransformStream<Uint8Array, Uint8Array>(), new TransformStream()];
+  const writers = pipes.map((pipe) => pipe.writable.getWriter());
+  const reader = source.getReader();
+  const cancel = (reason: unknown) => {
+    reader.cancel(reason).catch(() => {});
+    for (const writer of writers) writer.abort(reason).catch(() => {});
+  };
+  const pump = async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      await Promise.all(writers.map((writer) => writer.write(value)));
+    }
+    await Promise.all(writers.map((writer) => writer.close()));
+  };
+  pump().catch(cancel);
+  return { branches: [pipes[0].readable, pipes[1].readable], cancel };
 }
 
 function formatSize(bytes: number): string {

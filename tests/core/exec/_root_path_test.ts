@@ -1,6 +1,6 @@
 import { join } from "../../../core/deps.ts";
 import { mkdirInRoot, resolveInRoot } from "../../../core/exec/_root_path.ts";
-import { assertEquals, assertRejects } from "../../_assert.ts";
+import { assertEquals, assertThrows } from "../../_assert.ts";
 
 async function withRootfs(fn: (rootfs: string) => Promise<void>): Promise<void> {
   const rootfs = await Deno.makeTempDir({ prefix: "tsbuild-root-path-test-" });
@@ -18,11 +18,11 @@ Deno.test("resolveInRoot() keeps symlinks and .. inside the root", async () => {
     await Deno.symlink("../../../../../../etc", join(rootfs, "usr/escape"));
     await Deno.symlink("/", join(rootfs, "usr/lib/root"));
 
-    assertEquals(await resolveInRoot(rootfs, "/lib/x"), join(rootfs, "usr/lib/x"));
-    assertEquals(await resolveInRoot(rootfs, "/usr/escape/passwd"), join(rootfs, "etc/passwd"));
-    assertEquals(await resolveInRoot(rootfs, "/../../etc"), join(rootfs, "etc"));
-    assertEquals(await resolveInRoot(rootfs, "/lib/root/lib/root/usr"), join(rootfs, "usr"));
-    assertEquals(await resolveInRoot(rootfs, "/missing/./a/../b"), join(rootfs, "missing/b"));
+    assertEquals(resolveInRoot(rootfs, "/lib/x"), join(rootfs, "usr/lib/x"));
+    assertEquals(resolveInRoot(rootfs, "/usr/escape/passwd"), join(rootfs, "etc/passwd"));
+    assertEquals(resolveInRoot(rootfs, "/../../etc"), join(rootfs, "etc"));
+    assertEquals(resolveInRoot(rootfs, "/lib/root/lib/root/usr"), join(rootfs, "usr"));
+    assertEquals(resolveInRoot(rootfs, "/missing/./a/../b"), join(rootfs, "missing/b"));
   });
 });
 
@@ -31,7 +31,7 @@ Deno.test("resolveInRoot() rejects a symlink loop", async () => {
     await Deno.symlink("/b", join(rootfs, "a"));
     await Deno.symlink("/a", join(rootfs, "b"));
 
-    await assertRejects(
+    assertThrows(
       () => resolveInRoot(rootfs, "/a/file"),
       Error,
       "too many levels of symbolic links",
@@ -44,7 +44,7 @@ Deno.test("mkdirInRoot() creates missing directories with the given owner", asyn
     await Deno.mkdir(join(rootfs, "srv"));
     await Deno.symlink("/srv", join(rootfs, "app"));
 
-    const path = await mkdirInRoot(rootfs, "/app/build/out", 1000, 1001);
+    const path = mkdirInRoot(rootfs, "/app/build/out", 1000, 1001);
 
     assertEquals(path, join(rootfs, "srv/build/out"));
     for (const created of ["srv/build", "srv/build/out"]) {
@@ -59,7 +59,7 @@ Deno.test("mkdirInRoot() rejects a file in the way", async () => {
   await withRootfs(async (rootfs) => {
     await Deno.writeTextFile(join(rootfs, "file"), "");
 
-    await assertRejects(
+    assertThrows(
       () => mkdirInRoot(rootfs, "/file/dir", 0, 0),
       Error,
       'Failed to create directory "/file/dir": "/file" is not a directory',

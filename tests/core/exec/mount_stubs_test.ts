@@ -21,7 +21,7 @@ Deno.test("recordMountStubs() removes the mount points a runtime created", async
     await Deno.utime(rootfs, time, time);
     const before = await describeTree(rootfs);
 
-    const stubs = await recordMountStubs(rootfs, [
+    const stubs = recordMountStubs(rootfs, [
       "/etc/hosts",
       "/proc",
       "/dev",
@@ -32,7 +32,7 @@ Deno.test("recordMountStubs() removes the mount points a runtime created", async
     await Deno.writeTextFile(join(rootfs, "etc/hosts"), "");
     await Deno.mkdir(join(rootfs, "proc"));
     await Deno.mkdir(join(rootfs, "dev/pts"), { recursive: true });
-    await stubs.remove();
+    stubs.remove();
 
     assertEquals(await describeTree(rootfs), before);
     assertEquals((await Deno.lstat(rootfs)).mtime?.getTime(), time.getTime());
@@ -41,13 +41,13 @@ Deno.test("recordMountStubs() removes the mount points a runtime created", async
 
 Deno.test("recordMountStubs() keeps a mount point the process wrote into", async () => {
   await withRootfs(async (rootfs) => {
-    const stubs = await recordMountStubs(rootfs, ["/run/secrets/token", "/data"]);
+    const stubs = recordMountStubs(rootfs, ["/run/secrets/token", "/data"]);
     await Deno.mkdir(join(rootfs, "run/secrets"), { recursive: true });
     await Deno.writeTextFile(join(rootfs, "run/secrets/token"), "");
     await Deno.writeTextFile(join(rootfs, "run/pid"), "1");
     await Deno.mkdir(join(rootfs, "data"));
     await Deno.writeTextFile(join(rootfs, "data/file"), "kept");
-    await stubs.remove();
+    stubs.remove();
 
     assertEquals(Object.keys(await describeTree(rootfs, { times: false })), [
       "data",
@@ -63,9 +63,9 @@ Deno.test("recordMountStubs() follows symlinks inside the root file system", asy
     await Deno.mkdir(join(rootfs, "real"));
     await Deno.symlink("/real", join(rootfs, "link"));
 
-    const stubs = await recordMountStubs(rootfs, ["/link/mnt"]);
+    const stubs = recordMountStubs(rootfs, ["/link/mnt"]);
     await Deno.mkdir(join(rootfs, "real/mnt"));
-    await stubs.remove();
+    stubs.remove();
 
     assertEquals(Object.keys(await describeTree(rootfs, { times: false })), ["link", "real"]);
   });

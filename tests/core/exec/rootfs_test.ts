@@ -159,3 +159,28 @@ Deno.test("prepareRootfs() falls back to copying beyond overlayfs's layer limit"
     assertEquals(await Deno.readTextFile(join(rootfs.path, "top")), String(MAX_LOWER_LAYERS));
   });
 });
+
+Deno.test("prepareRootfs() mounts a volatile overlay, which skips the flush at unmount", async () => {
+  await withDir(async (dir, upper) => {
+    const lowers = await createLayers(dir, 1);
+
+    await using rootfs = await prepareRootfs(lowers, upper, { snapshotter: "overlay" });
+
+    const [line] = await mountsUnder(rootfs.path);
+    const superOptions = line.split(" - ")[1].split(" ")[2].split(",");
+    // Linux 6.x lists the option as "fsync=volatile"; 5.10 to 5.x list "volatile".
+    const volatile = superOptions.some((option) => /^(fsync=)?volatile$/.test(option));
+    assert(volatile, `mounted with ${superOptions.join(",")}`);
+  });
+});
+
+Deno.test("prepareRootfs() reports a failed mount instead of copying", async () => {
+  await withDir(async (dir, upper) => {
+    await assertRejects(
+      () => prepareRootfs([join(dir, "missing")], upper, { snapshotter: "auto" }),
+      Error,
+      "Failed to mount overlay",
+    );
+    assertEquals(await listNames(dir), ["upper"]);
+  });
+});

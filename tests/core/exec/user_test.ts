@@ -128,7 +128,7 @@ Deno.test("resolveUser() reads the account files inside the root file system", a
     // An absolute link target is resolved inside the root file system, not on the host.
     await Deno.symlink("/accounts/passwd", join(rootfs, "etc/passwd"));
 
-    assertEquals(await resolveUser(rootfs, "builder"), {
+    assertEquals(resolveUser(rootfs, "builder"), {
       uid: 1234,
       gid: 1234,
       additionalGids: [],

@@ -103,6 +103,54 @@ Deno.test("resolve() pins a digest reference", async () => {
   assertEquals(both.digest, busyboxDigest);
 });
 
+/** Returns a fetch that records the path of every request it passes on. */
+function recordingFetch(paths: string[]): typeof fetch {
+  return ((input: RequestInfo | URL, init?: RequestInit) => {
+    paths.push(new URL(input instanceof Request ? input.url : input).pathname);
+    return fetch(input, init);
+  }) as typeof fetch;
+}
+
+Deno.test("resolve() asks the registry once for content pinned by digest", async () => {
+  const { host, busyboxRef, busyboxDigest } = await sharedRegistry();
+  const paths: string[] = [];
+  const client = createRegistryClient({ fetch: recordingFetch(paths) });
+
+  const byTag = await client.resolve(busyboxRef);
+  const requestsByTag = paths.length;
+  const first = await client.resolve(`${host}/busybox@${busyboxDigest}`);
+  const second = await client.resolve(`${host}/busybox@${busyboxDigest}`);
+
+  assertEquals(requestsByTag, 2);
+  assertEquals(paths.length, 2, "the manifest and config came from the client's memory");
+  assertEquals(first.digest, busyboxDigest);
+  assertEquals(second.configBytes, byTag.configBytes);
+  assertEquals(digestOf(second.manifestBytes), busyboxDigest);
+});
+
+Deno.test("resolve() asks again for a tag, which can move", async () => {
+  const { busyboxRef } = await sharedRegistry();
+  const paths: string[] = [];
+  const client = createRegistryClient({ fetch: recordingFetch(paths) });
+
+  await client.resolve(busyboxRef);
+  await client.resolve(busyboxRef);
+
+  const manifestRequests = paths.filter((path) => path.includes("/manifests/"));
+  assertEquals(manifestRequests.length, 2);
+});
+
+Deno.test("resolve() keeps what it remembers apart per repository", async () => {
+  const { host, busyboxDigest } = await sharedRegistry();
+  const client = createRegistryClient();
+  await client.resolve(`${host}/busybox@${busyboxDigest}`);
+
+  await assertRejects(
+    () => client.resolve(`${host}/not-pushed@${busyboxDigest}`),
+    NotFoundError,
+  );
+});
+
 Deno.test("resolve() picks the platform from an index", async () => {
   const { host } = await sharedRegistry();
   const repository = `${host}/multi-platform`;
