@@ -5,6 +5,7 @@
  * @module
  */
 
+import { yieldToEventLoop } from "../event_loop.ts";
 import { join } from "../deps.ts";
 import {
   applyMetadata,
@@ -250,7 +251,7 @@ function createPacer(): () => Promise<void> {
   let sliceStart = performance.now();
   return async () => {
     if (performance.now() - sliceStart < SLICE_MS) return;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await yieldToEventLoop();
     sliceStart = performance.now();
   };
 }

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { yieldToEventLoop } from "../event_loop.ts";
 import { nodeFs } from "../deps.ts";
 import type { FileActionCopy, FileOp } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
 import { hasWildcard, scopedPath } from "../fs/scoped_path.ts";
@@ -239,7 +240,7 @@ class TreeLinker {
 
   async #pause(): Promise<void> {
     if (performance.now() - this.#sliceStart < SLICE_MS) return;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await yieldToEventLoop();
     this.#sliceStart = performance.now();
     this.#signal.throwIfAborted();
   }
