@@ -50,6 +50,7 @@ export { writeDefinition } from "./core/graph/write_definition.ts";
 export type { Definition } from "./core/graph/definition.ts";
 
 export { PLUGIN_API_VERSION } from "./core/plugin/types.ts";
+export { LINKS_FOLDER } from "./core/store/gc.ts";
 export type {
   BuildImageOptions,
   BuildResult,

@@ -93,7 +93,7 @@ export async function runPruneCommand(argv: string[], io: CommandIo): Promise<nu
     keepNewerThanMs: keep ? parseDuration(keep) : undefined,
   });
   io.stdout(
-    `Removed ${result.cacheRecords} cache records, ${result.snapshots} snapshots and ${result.blobs} blobs: ${
+    `Removed ${result.cacheRecords} cache records, ${result.snapshots} snapshots, ${result.blobs} blobs and ${result.linkedFiles} linked files: ${
       formatSize(result.bytes)
     } reclaimed\n`,
   );

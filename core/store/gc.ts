@@ -37,6 +37,13 @@ export async function diskUsage(store: Store): Promise<DiskUsage> {
   return usage;
 }
 
+/**
+ * Name of the folder, inside a plugin's data directory, for files that the
+ * plugin's snapshots hard-link to. Prune removes a file there once it is its
+ * only link, because no snapshot uses it any more.
+ */
+export const LINKS_FOLDER = "links";
+
 /** Options for {@link prune}. */
 export interface PruneOptions {
   /** Also remove plugin data (cache mounts, local-source records, git repositories). */
@@ -50,16 +57,23 @@ export interface PruneResult {
   cacheRecords: number;
   snapshots: number;
   blobs: number;
+  /** Files removed from plugins' {@link LINKS_FOLDER} folders. */
+  linkedFiles: number;
+  /** Bytes freed, each file counted once however many links it had. */
   bytes: number;
 }
 
 /**
  * Removes cache records (all, or those older than `keepNewerThanMs`), then
- * every snapshot and blob no remaining record reaches. The caller must hold
- * the store exclusively, so no build is using what is removed.
+ * every snapshot and blob no remaining record reaches, then the linked files
+ * no snapshot uses. The caller must hold the store exclusively, so no build
+ * is using what is removed.
  */
 export async function prune(store: Store, options: PruneOptions = {}): Promise<PruneResult> {
-  const result: PruneResult = { cacheRecords: 0, snapshots: 0, blobs: 0, bytes: 0 };
+  const result: PruneResult = { cacheRecords: 0, snapshots: 0, blobs: 0, linkedFiles: 0, bytes: 0 };
+  // Files hard-linked between snapshots and link folders free space only with their last link,
+  // so the space freed is measured rather than summed per removed entry.
+  const sizeBefore = uniqueFileBytes(store.root);
   const now = Date.now();
   const keptSnapshots = new Set<string>();
   for await (const record of store.cache.list()) {
@@ -80,21 +94,90 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
       for (const layer of Object.values(snapshot.layers ?? {})) keptBlobs.add(layer.digest);
       continue;
     }
-    result.bytes += await treeSize(store.snapshots.diffDir(snapshot.id));
     await store.snapshots.remove(snapshot.id);
     result.snapshots++;
   }
   for await (const digest of store.blobs.list()) {
     if (keptBlobs.has(digest)) continue;
-    result.bytes += (await store.blobs.size(digest)) ?? 0;
     await store.blobs.remove(digest);
     result.blobs++;
   }
   if (options.all) {
-    result.bytes += await treeSize(`${store.root}/data`);
     await Deno.remove(`${store.root}/data`, { recursive: true }).catch(() => {});
+  } else {
+    result.linkedFiles = sweepLinkFolders(`${store.root}/data`);
   }
+  result.bytes = Math.max(0, sizeBefore - uniqueFileBytes(store.root));
   return result;
+}
+
+/**
+ * Removes the files that have no other link from the links folder of every
+ * data directory: `data/NAME/links` for built-in plugins and
+ * `data/plugin-PLUGIN/NAME/links` for sandboxed ones. Emptied folders go too.
+ */
+function sweepLinkFolders(dataDir: string): number {
+  let removed = 0;
+  for (const entry of readDirOrEmpty(dataDir)) {
+    if (!entry.isDirectory) continue;
+    const dir = `${dataDir}/${entry.name}`;
+    removed += sweepFolder(`${dir}/${LINKS_FOLDER}`);
+    if (!entry.name.startsWith("plugin-")) continue;
+    for (const child of readDirOrEmpty(dir)) {
+      if (child.isDirectory) removed += sweepFolder(`${dir}/${child.name}/${LINKS_FOLDER}`);
+    }
+  }
+  return removed;
+}
+
+function sweepFolder(dir: string): number {
+  let removed = 0;
+  for (const entry of readDirOrEmpty(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) {
+      removed += sweepFolder(path);
+      if (readDirOrEmpty(path).length === 0) Deno.removeSync(path);
+    } else if (entry.isFile && Deno.lstatSync(path).nlink === 1) {
+      Deno.removeSync(path);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/** Returns the bytes of the regular files under `root`, each inode counted once. */
+function uniqueFileBytes(root: string): number {
+  const seen = new Set<string>();
+  let total = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    for (const entry of readDirOrEmpty(dir)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) {
+        pending.push(path);
+        continue;
+      }
+      if (!entry.isFile) continue;
+      const info = Deno.lstatSync(path);
+      const key = `${info.dev}:${info.ino}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      total += info.size;
+    }
+  }
+  return total;
+}
+
+function readDirOrEmpty(dir: string): Deno.DirEntry[] {
+  try {
+    return Array.from(Deno.readDirSync(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return [];
+    }
+    throw error;
+  }
 }
 
 async function treeSize(path: string): Promise<number> {

@@ -22,6 +22,7 @@ import type {
   SourceResolveArgs,
   SourceResolveResult,
 } from "../../core/plugin/types.ts";
+import { LINKS_FOLDER } from "../../mod.ts";
 import { isDigest } from "../../core/digest.ts";
 import { DigestMismatchError, InvalidInputError } from "../../core/errors.ts";
 import { type CopyCounts, copyTree } from "./_local_copy.ts";
@@ -74,7 +75,8 @@ async function onLoad(args: SourceLoadArgs, context: PluginContext): Promise<Sou
     );
   }
 
-  const files = new FileStore(`${await context.content.dataDir("local")}/files`);
+  // Prune removes the files there that no snapshot links to any more.
+  const files = new FileStore(`${await context.content.dataDir("local")}/${LINKS_FOLDER}`);
   const snapshot = await context.progress.step(
     `[internal] snapshot local ${name}`,
     (progress) =>

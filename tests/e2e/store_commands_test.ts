@@ -67,6 +67,18 @@ async function buildImage(dir: string): Promise<CliResult> {
   return result;
 }
 
+function countFiles(dir: string): number {
+  let count = 0;
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      count += entry.isDirectory ? countFiles(`${dir}/${entry.name}`) : 1;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return count;
+}
+
 Deno.test("du: shows usage after a build", async () => {
   await using temp = await createTempDir();
 
@@ -84,11 +96,15 @@ Deno.test("prune: reclaims space and next build works", async () => {
   const root = `${temp.path}/root`;
   await buildImage(temp.path);
   const before = await du(root);
+  const linkedBefore = countFiles(`${root}/data/local/links`);
 
   const pruned = await runCli(["prune", "--root", root]);
 
   assertEquals(pruned.code, 0, pruned.stderr);
   assertStringIncludes(pruned.stdout, "reclaimed");
+  assert(linkedBefore > 0, "the build linked no context file into the store");
+  assertStringIncludes(pruned.stdout, ` ${linkedBefore} linked files`);
+  assertEquals(countFiles(`${root}/data/local/links`), 0);
   const after = await du(root);
   assert(
     after.totalBytes < before.totalBytes,
