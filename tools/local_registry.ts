@@ -27,3 +27,17 @@ const stop = async () => {
 };
 Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);
+
+// A signal listener does not keep Deno running. This loop does, and it also ends the script,
+// with the registry's log on stderr, if the registry process dies.
+while (true) {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  try {
+    Deno.kill(registry.pid, "SIGCONT");
+  } catch {
+    console.error(`docker-registry (pid ${registry.pid}) stopped; its log:`);
+    console.error(await Deno.readTextFile(registry.logPath).catch(() => "(no log)"));
+    await registry.stop();
+    Deno.exit(1);
+  }
+}
