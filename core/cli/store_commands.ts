@@ -66,6 +66,7 @@ export async function runDuCommand(argv: string[], io: CommandIo): Promise<numbe
       `${"plugin data".padEnd(16)}${"".padStart(8)}${formatSize(usage.data.bytes).padStart(12)}`,
       `${"total".padEnd(16)}${"".padStart(8)}${formatSize(total).padStart(12)}`,
       `store: ${store.root}`,
+      "A file shared by hard links counts once, in the first row that has it.",
       "",
     ].join("\n"),
   );
@@ -88,14 +89,15 @@ export async function runPruneCommand(argv: string[], io: CommandIo): Promise<nu
   await using store = await openStore(root, {
     exclusive: true,
   });
+  const all = flagEnabled(args, "all");
   const result = await prune(store, {
-    all: flagEnabled(args, "all"),
+    all,
     keepNewerThanMs: keep ? parseDuration(keep) : undefined,
   });
   io.stdout(
-    `Removed ${result.cacheRecords} cache records, ${result.snapshots} snapshots, ${result.blobs} blobs and ${result.linkedFiles} linked files: ${
-      formatSize(result.bytes)
-    } reclaimed\n`,
+    `Removed ${result.cacheRecords} cache records, ${result.snapshots} snapshots, ${result.blobs} blobs and ${
+      all ? "all plugin data" : `${result.linkedFiles} shared files no snapshot used`
+    }: ${formatSize(result.bytes)} reclaimed\n`,
   );
   return 0;
 }

@@ -16,7 +16,10 @@ export interface DiskUsage {
   data: { bytes: number };
 }
 
-/** Measures the store. */
+/**
+ * Measures the store. A file with several hard links is counted once, in the
+ * first part that links it: snapshots before plugin data.
+ */
 export async function diskUsage(store: Store): Promise<DiskUsage> {
   const usage: DiskUsage = {
     blobs: { count: 0, bytes: 0 },
@@ -28,12 +31,13 @@ export async function diskUsage(store: Store): Promise<DiskUsage> {
     usage.blobs.count++;
     usage.blobs.bytes += (await store.blobs.size(digest)) ?? 0;
   }
+  const seen = new Set<string>();
   for await (const snapshot of store.snapshots.list()) {
     usage.snapshots.count++;
-    usage.snapshots.bytes += await treeSize(store.snapshots.diffDir(snapshot.id));
+    usage.snapshots.bytes += fileBytes(store.snapshots.diffDir(snapshot.id), seen);
   }
   for await (const _ of store.cache.list()) usage.cacheRecords++;
-  usage.data.bytes = await treeSize(`${store.root}/data`);
+  usage.data.bytes = fileBytes(`${store.root}/data`, seen);
   return usage;
 }
 
@@ -147,7 +151,11 @@ function sweepFolder(dir: string): number {
 
 /** Returns the bytes of the regular files under `root`, each inode counted once. */
 function uniqueFileBytes(root: string): number {
-  const seen = new Set<string>();
+  return fileBytes(root, new Set());
+}
+
+/** Returns the bytes of the regular files under `root` whose inodes are not in `seen`, and adds them. */
+function fileBytes(root: string, seen: Set<string>): number {
   let total = 0;
   const pending = [root];
   while (pending.length > 0) {
@@ -178,20 +186,4 @@ function readDirOrEmpty(dir: string): Deno.DirEntry[] {
     }
     throw error;
   }
-}
-
-async function treeSize(path: string): Promise<number> {
-  let total = 0;
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(path));
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    const child = `${path}/${entry.name}`;
-    if (entry.isDirectory) total += await treeSize(child);
-    else total += (await Deno.lstat(child).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
 }
