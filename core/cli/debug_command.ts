@@ -14,7 +14,14 @@ import { createFrontendContext } from "../plugin/frontend_context.ts";
 import type { PluginRegistry } from "../plugin/registry.ts";
 import { createRegistryClient } from "../registry/client.ts";
 import { openStore } from "../store/store.ts";
-import { flagEnabled, flagValue, flagValues, formatFlags, parseArgs } from "./args.ts";
+import {
+  flagEnabled,
+  type FlagSpec,
+  flagValue,
+  flagValues,
+  formatFlags,
+  parseArgs,
+} from "./args.ts";
 import {
   BUILD_FLAGS,
   type CommandIo,
@@ -31,6 +38,31 @@ export const DEBUG_USAGE = `Usage: tsbuild debug SUBCOMMAND [flags]
 Subcommands:
   dump-definition   Print the build definition as JSON: a Dockerfile's (same flags as
                     "tsbuild build") or one read from standard input`;
+
+/** Flags of "tsbuild build" that only matter when something is built or exported. */
+const BUILD_ONLY_FLAGS = new Set([
+  "tag",
+  "output",
+  "exporter",
+  "exporter-opt",
+  "quiet",
+  "no-cache",
+  "secret",
+  "ssh",
+  "metadata-file",
+  "executor",
+  "containerd-address",
+  "containerd-namespace",
+  "pull",
+]);
+
+/** The build flags dump-definition uses, as its help lists them. */
+const DUMP_FLAGS: FlagSpec[] = BUILD_FLAGS.filter((flag) => !BUILD_ONLY_FLAGS.has(flag.name)).map(
+  (flag) =>
+    flag.name === "progress"
+      ? { ...flag, description: "Progress output: auto, tty, plain or quiet (default: quiet)" }
+      : flag,
+);
 
 const DUMP_USAGE = `Usage: tsbuild debug dump-definition [build flags] [CONTEXT]
        deno run build.ts | tsbuild debug dump-definition
@@ -49,7 +81,7 @@ export async function runDebugCommand(
   switch (subcommand) {
     case "dump-definition":
       if (wantsHelp) {
-        io.stdout(`${DUMP_USAGE}\n\nFlags:\n${formatFlags(BUILD_FLAGS)}\n`);
+        io.stdout(`${DUMP_USAGE}\n\nFlags:\n${formatFlags(DUMP_FLAGS)}\n`);
         return 0;
       }
       return await dumpDefinition(rest, io, plugins);
