@@ -88,13 +88,28 @@ async function sendWithRetries(
     } catch (error) {
       const failure = toTsbuildError(error, ctx.signal, () =>
         new RemoteError(
-          `${request.operation}: registry "${registry}" is unreachable at "${new URL(url).origin}"`,
+          `${request.operation}: registry "${registry}" is unreachable at "${
+            new URL(url).origin
+          }": ${networkReason(error)}`,
           { cause: error, data: { registry, url } },
         ));
       if (failure.code === "CANCELLED" || attempt === maxAttempts) throw failure;
     }
     await sleep(ctx.retryDelaysMs[attempt - 1], ctx.signal);
   }
+}
+
+/**
+ * Returns the innermost cause of a failed fetch, such as "connection refused
+ * (os error 111)": Deno nests it in a "fetch failed" error as the last part of
+ * a message that also repeats the URL.
+ */
+export function networkReason(error: unknown): string {
+  let inner = error;
+  while (inner instanceof Error && inner.cause !== undefined) inner = inner.cause;
+  const message = inner instanceof Error ? inner.message : String(inner);
+  const last = message.slice(message.lastIndexOf(": ") + 1).trim() || message;
+  return last.charAt(0).toLowerCase() + last.slice(1);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -267,7 +267,7 @@ Deno.test("resolve() reports an unreachable registry", async () => {
   );
   assertEquals(
     error.message,
-    `Failed to resolve "${host}/busybox:1": registry "${host}" is unreachable at "http://${host}"`,
+    `Failed to resolve "${host}/busybox:1": registry "${host}" is unreachable at "http://${host}": connection refused (os error 111)`,
   );
   assertEquals(error.data.registry, host);
   assert(error.cause instanceof TypeError);
