@@ -18,6 +18,7 @@
  * @module
  */
 
+import { exitOnHelp } from "./compare/help.ts";
 import { pushBusybox } from "../tests/_fixtures/push_busybox.ts";
 import { startRegistry } from "../tests/_fixtures/registry.ts";
 import { buildContext } from "../tests/e2e/_dockerfile_fixture.ts";
@@ -201,4 +202,15 @@ async function main(flags: BenchFlags): Promise<void> {
   }
 }
 
-if (import.meta.main) await main(parseFlags(Deno.args));
+if (import.meta.main) {
+  exitOnHelp(
+    Deno.args,
+    `Usage: deno task bench:cache-mount [--rounds N] [--files N] [--json PATH]
+
+Times RUN --mount=type=cache filling and reusing a cache against the same script on the host.
+  --rounds N   rounds to run (default 5)
+  --files N    files the script creates (default 10000)
+  --json PATH  also write the figures as JSON`,
+  );
+  await main(parseFlags(Deno.args));
+}

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { exitOnHelp } from "./compare/help.ts";
 import { createContainerdClient } from "../core/containerd/client.ts";
 import { randomBytes } from "../core/deps.ts";
 import { imageExporter } from "../plugins/exporters/image.ts";
@@ -152,4 +153,15 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  exitOnHelp(
+    Deno.args,
+    `Usage: deno task bench:containerd [--rounds N] [--megabytes N] [--no-unpack]
+
+Times the image exporter against `ctr images import`, both into a private containerd.
+  --rounds N      rounds to run (default 5)
+  --megabytes N   size of the image's layer (default 200)
+  --no-unpack     do not unpack the image into a snapshotter`,
+  );
+  await main();
+}

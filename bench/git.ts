@@ -19,6 +19,7 @@
  * @module
  */
 
+import { exitOnHelp } from "./compare/help.ts";
 import { join } from "../core/deps.ts";
 import { createPluginContext } from "../core/plugin/context.ts";
 import { RecordingSink } from "../core/progress/events.ts";
@@ -297,4 +298,13 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  exitOnHelp(
+    Deno.args,
+    `Usage: deno task bench:git [--rounds N]
+
+Times the git source against native git on a repository served on loopback.
+  --rounds N   rounds to run (default 5)`,
+  );
+  Deno.exit(await main(Deno.args));
+}

@@ -20,6 +20,7 @@
  * @module
  */
 
+import { exitOnHelp } from "./compare/help.ts";
 import { join } from "../core/deps.ts";
 import { pushBusybox } from "../tests/_fixtures/push_busybox.ts";
 import { startRegistry } from "../tests/_fixtures/registry.ts";
@@ -351,4 +352,17 @@ function formatReport(
   return { text, json };
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  exitOnHelp(
+    Deno.args,
+    `Usage: deno task bench:local [--rounds N] [--files N] [--megabytes N] [--only NAMES] [--json PATH]
+
+Times a large build context (COPY . /app) with tsbuild, BuildKit and buildah.
+  --rounds N      rounds to run (default 3)
+  --files N       files in the generated context (default 20000)
+  --megabytes N   total size of the context (default 400)
+  --only NAMES    comma-separated builders to run, e.g. tsbuild-store,buildkit
+  --json PATH     also write the figures as JSON`,
+  );
+  Deno.exit(await main(Deno.args));
+}
