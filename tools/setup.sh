@@ -26,3 +26,5 @@ if [[ "$(deno --version 2>/dev/null | head -n 1)" != "deno ${DENO_VERSION} "* ]]
   echo "==> Installing Deno ${DENO_VERSION} from npm"
   as_root npm install -g --no-fund --no-audit "deno@${DENO_VERSION}"
 fi
+
+echo "==> Deno ${DENO_VERSION}, runc, containerd, docker-registry, skopeo, git and busybox are installed"
