@@ -27,6 +27,8 @@ export async function applyAction(
       const { path, mode, makeParents, owner } = action.action.value;
       const target = await scopedPath(root, path);
       const ids = await resolveOwner(root, owner);
+      // An existing directory keeps its mode and owner, as `WORKDIR /tmp` must keep /tmp's 1777.
+      if (makeParents && isDirectory(target)) return;
       await Deno.mkdir(target, { recursive: makeParents, mode: mode || 0o755 });
       await Deno.chmod(target, mode || 0o755);
       if (ids) await Deno.chown(target, ids.uid, ids.gid);
@@ -68,5 +70,16 @@ async function removeAction(
         });
       }
     }
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isDirectory;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return false;
+    }
+    throw error;
   }
 }

@@ -295,3 +295,20 @@ RUN stat -c '%a %Y' /downloads/notes.txt > /notes.stat
   }, { name: "missing" }).catch((error) => error as Error);
   assertStringIncludes(String(missing), "the server answered 404");
 });
+
+Deno.test("WORKDIR keeps the mode and owner of a directory that exists", async () => {
+  const { busyboxRef } = await sharedRegistry();
+  await using temp = await createTempDir();
+  const { image } = await buildDir(temp.path, {
+    "Dockerfile": `FROM ${busyboxRef}
+RUN mkdir -p -m 700 /secret /tmp && chmod 1777 /tmp && chown 1000:1000 /secret
+WORKDIR /tmp
+WORKDIR /secret
+WORKDIR /secret/new
+`,
+  });
+
+  assertEquals(ownerAndMode(image, "tmp"), "0:0 1777");
+  assertEquals(ownerAndMode(image, "secret"), "1000:1000 700");
+  assertEquals(ownerAndMode(image, "secret/new"), "0:0 755");
+});
