@@ -16,6 +16,8 @@ export interface CacheRecord {
   createdAt: string;
   /** The op's progress name, for `tsbuild du`. */
   description?: string;
+  /** When a build last found the record, as `list()` reports it; not stored in the record. */
+  lastUsedAt?: string;
 }
 
 /** Cache records under `<root>/cache/<key hex>.json`. */
@@ -27,8 +29,11 @@ export class CacheIndex {
   }
 
   /** Returns the record for `key`, or undefined on a miss. */
-  get(key: Digest): Promise<CacheRecord | undefined> {
-    return readJsonIfExists<CacheRecord>(`${this.dir}/${digestHex(key)}.json`);
+  async get(key: Digest): Promise<CacheRecord | undefined> {
+    const path = `${this.dir}/${digestHex(key)}.json`;
+    const record = await readJsonIfExists<CacheRecord>(path);
+    if (record) markUsed(path);
+    return record;
   }
 
   /** Records that `key` produced `record.snapshot`, replacing any older record. */
@@ -48,15 +53,38 @@ export class CacheIndex {
     }
     for (const entry of entries) {
       if (!entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
-      const record = await readJsonIfExists<CacheRecord>(`${this.dir}/${entry.name}`).catch(() =>
-        undefined
-      );
-      if (record) yield record;
+      const path = `${this.dir}/${entry.name}`;
+      const record = await readJsonIfExists<CacheRecord>(path).catch(() => undefined);
+      if (!record) continue;
+      const usedAt = lastUsed(path);
+      yield usedAt ? { ...record, lastUsedAt: usedAt } : record;
     }
   }
 
   /** Removes the record for `key`. */
   async remove(key: Digest): Promise<void> {
     await Deno.remove(`${this.dir}/${digestHex(key)}.json`).catch(() => {});
+  }
+}
+
+/**
+ * Stamps a record as used now, through its file's modification time, so
+ * that `prune --keep-duration` keeps results that recent builds reused.
+ */
+function markUsed(path: string): void {
+  const now = new Date();
+  try {
+    // Synchronous: one quick call, where an asynchronous one costs a thread-pool round trip.
+    Deno.utimeSync(path, now, now);
+  } catch {
+    // A record that cannot be stamped only risks being pruned sooner.
+  }
+}
+
+function lastUsed(path: string): string | undefined {
+  try {
+    return Deno.statSync(path).mtime?.toISOString();
+  } catch {
+    return undefined;
   }
 }

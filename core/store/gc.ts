@@ -81,7 +81,8 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
   const now = Date.now();
   const keptSnapshots = new Set<string>();
   for await (const record of store.cache.list()) {
-    const age = now - Date.parse(record.createdAt);
+    const usedAt = Math.max(Date.parse(record.createdAt), Date.parse(record.lastUsedAt ?? ""));
+    const age = now - (Number.isNaN(usedAt) ? Date.parse(record.createdAt) : usedAt);
     if (options.keepNewerThanMs !== undefined && age < options.keepNewerThanMs) {
       for (const info of await store.snapshots.chain(record.snapshot).catch(() => [])) {
         keptSnapshots.add(info.id);

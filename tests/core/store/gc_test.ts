@@ -83,3 +83,26 @@ Deno.test("prune() sweeps a sandboxed plugin's links folder and nothing beside i
     assertEquals(exists(`${root}/data/git/repo/links/file`), true);
   });
 });
+
+Deno.test("prune() keeps a record that a build reused within the kept duration", async () => {
+  await withStore(async (root) => {
+    await using store = await openStore(root);
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    const reused = `sha256:${"2".repeat(64)}` as const;
+    const unused = `sha256:${"3".repeat(64)}` as const;
+    await store.cache.put({ key: reused, createdAt: hourAgo });
+    await store.cache.put({ key: unused, createdAt: hourAgo });
+    // Records written now carry their creation time in the file's modification time too.
+    const past = new Date(Date.now() - 3600_000);
+    for (const key of [reused, unused]) {
+      Deno.utimeSync(`${root}/cache/${key.slice("sha256:".length)}.json`, past, past);
+    }
+
+    await store.cache.get(reused);
+    const result = await prune(store, { keepNewerThanMs: 60_000 });
+
+    assertEquals(result.cacheRecords, 1);
+    assertEquals((await store.cache.get(reused))?.key, reused);
+    assertEquals(await store.cache.get(unused), undefined);
+  });
+});
