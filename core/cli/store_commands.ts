@@ -33,7 +33,7 @@ const PRUNE_FLAGS: FlagSpec[] = [
   {
     name: "keep-duration",
     placeholder: "DURATION",
-    description: "Keep results newer than this, e.g. 24h, 30m",
+    description: "Keep results built or reused within this time, e.g. 24h, 30m",
   },
   HELP_FLAG,
 ];
