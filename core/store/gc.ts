@@ -107,6 +107,7 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
     await store.blobs.remove(digest);
     result.blobs++;
   }
+  removeTemporaryFiles(store);
   if (options.all) {
     await Deno.remove(`${store.root}/data`, { recursive: true }).catch(() => {});
   } else {
@@ -148,6 +149,27 @@ function sweepFolder(dir: string): number {
     }
   }
   return removed;
+}
+
+/**
+ * Removes the ".tmp-" files that writes of blobs, cache records, snapshot
+ * records and plugin records leave when their process is killed. Prune holds
+ * the store exclusively, so every such file is abandoned. Diff directories
+ * are not searched: their files belong to the images.
+ */
+function removeTemporaryFiles(store: Store): void {
+  const dirs = [store.blobs.dir, store.cache.dir];
+  for (const entry of readDirOrEmpty(store.snapshots.dir)) {
+    if (entry.isDirectory) dirs.push(`${store.snapshots.dir}/${entry.name}`);
+  }
+  for (const entry of readDirOrEmpty(`${store.root}/data`)) {
+    if (entry.isDirectory) dirs.push(`${store.root}/data/${entry.name}`);
+  }
+  for (const dir of dirs) {
+    for (const entry of readDirOrEmpty(dir)) {
+      if (entry.isFile && entry.name.startsWith(".tmp-")) Deno.removeSync(`${dir}/${entry.name}`);
+    }
+  }
 }
 
 /** Returns the bytes of the regular files under `root`, each inode counted once. */

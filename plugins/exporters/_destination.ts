@@ -42,8 +42,9 @@ export async function prepareFileDestination(
  * through the stream it is given and closes that stream. The file is then flushed to disk and
  * renamed over `dest`. When `write` fails, the temporary file is removed and `dest` is untouched.
  *
- * NOTE: a process killed outright (SIGKILL) leaves its temporary file, named
- * ".<dest name>.tsbuild-tmp-<pid>-<random>", beside `dest`.
+ * A process killed outright (SIGKILL) leaves its temporary file, named
+ * ".<dest name>.tsbuild-tmp-<pid>-<random>", beside `dest`. The next export to
+ * `dest` removes those whose process is gone.
  */
 export async function writeFileAtomically(
   dest: string,
@@ -51,6 +52,7 @@ export async function writeFileAtomically(
   write: (writable: WritableStream<Uint8Array>) => Promise<void>,
 ): Promise<void> {
   await prepareFileDestination(dest, options);
+  removeAbandonedSiblings(dest);
   const temporary = temporarySibling(dest);
   const file = await Deno.open(temporary, { write: true, createNew: true, mode: 0o644 });
   const sink = createFileSink(file);
@@ -202,6 +204,37 @@ function createFileSink(file: Deno.FsFile) {
     abort: discard,
   });
   return { writable, finish, discard };
+}
+
+/** Removes the temporary files that exports to `dest` by processes no longer running left beside it. */
+function removeAbandonedSiblings(dest: string): void {
+  const { parent, base } = splitPath(dest);
+  const prefix = `.${base}.tsbuild-tmp-`;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = Array.from(Deno.readDirSync(parent));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile || !entry.name.startsWith(prefix)) continue;
+    const pid = Number(entry.name.slice(prefix.length).split("-")[0]);
+    if (!Number.isInteger(pid) || pid === Deno.pid || processExists(pid)) continue;
+    try {
+      Deno.removeSync(`${parent}/${entry.name}`);
+    } catch {
+      // Another export removed it first, or the directory does not allow it: it stays.
+    }
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // A name in the same directory as `path`, so the final rename stays on one filesystem.

@@ -106,3 +106,29 @@ Deno.test("prune() keeps a record that a build reused within the kept duration",
     assertEquals(await store.cache.get(unused), undefined);
   });
 });
+
+Deno.test("prune() removes temporary files a killed build left and no file of a snapshot", async () => {
+  await withStore(async (root) => {
+    await using store = await openStore(root);
+    const active = await store.snapshots.prepare();
+    Deno.writeTextFileSync(`${active.dir}/.tmp-1-image-file`, "part of the image");
+    const snapshot = await active.commit({ kind: "file", id: "kept" });
+    await store.cache.put({
+      key: `sha256:${"4".repeat(64)}`,
+      snapshot: snapshot.id,
+      createdAt: new Date().toISOString(),
+    });
+    const leftovers = [
+      `${store.blobs.dir}/.tmp-999999-aa`,
+      `${store.cache.dir}/.tmp-999999-bb`,
+      `${store.snapshots.dir}/kept/.tmp-999999-cc`,
+      `${root}/data/local/.tmp-999999-dd`,
+    ];
+    for (const path of leftovers) writeFile(path, 100);
+
+    await prune(store, { keepNewerThanMs: 60_000 });
+
+    for (const path of leftovers) assertEquals(exists(path), false, path);
+    assertEquals(exists(`${store.snapshots.diffDir("kept")}/.tmp-1-image-file`), true);
+  });
+});

@@ -105,3 +105,23 @@ Deno.test("tarExporter rejects invalid attributes and paths", async () => {
     );
   });
 });
+
+Deno.test("tarExporter removes temporary files a killed export left beside the destination", async () => {
+  await withContext(async (test) => {
+    await Deno.mkdir(`${test.dir}/out`);
+    const dest = `${test.dir}/out/rootfs.tar`;
+    // No process can have pid 4194399, above the kernel's limit for pid_max; pid 1 always runs.
+    const abandoned = `${test.dir}/out/.rootfs.tar.tsbuild-tmp-4194399-0a1b2c`;
+    const running = `${test.dir}/out/.rootfs.tar.tsbuild-tmp-1-0a1b2c`;
+    const unrelated = `${test.dir}/out/.other.tar.tsbuild-tmp-4194399-0a1b2c`;
+    for (const path of [abandoned, running, unrelated]) await Deno.writeTextFile(path, "partial");
+
+    await exportTar(test, { dest });
+
+    assertEquals(await listDir(`${test.dir}/out`), [
+      ".other.tar.tsbuild-tmp-4194399-0a1b2c",
+      ".rootfs.tar.tsbuild-tmp-1-0a1b2c",
+      "rootfs.tar",
+    ]);
+  });
+});
