@@ -158,7 +158,7 @@ if (import.meta.main) {
     Deno.args,
     `Usage: deno task bench:containerd [--rounds N] [--megabytes N] [--no-unpack]
 
-Times the image exporter against `ctr images import`, both into a private containerd.
+Times the image exporter against ctr images import, both into a private containerd.
   --rounds N      rounds to run (default 5)
   --megabytes N   size of the image's layer (default 200)
   --no-unpack     do not unpack the image into a snapshotter`,
