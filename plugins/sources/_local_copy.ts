@@ -14,7 +14,8 @@ import { type FileStore, fileStoreKey } from "./_local_file_store.ts";
 import { hashFile } from "./_local_hash.ts";
 import { createPacer, type Pacer } from "./_local_pacer.ts";
 import { isSettled } from "./_local_record.ts";
-import { type LocalStat, lstatLocal } from "./_local_stat.ts";
+import { fdPath, type LocalStat, lstatLocal, statFd } from "./_local_stat.ts";
+import { closeDescriptor, descriptorsAvailable, openFileAt } from "./_local_fd.ts";
 import type { DirectoryEntry, FileEntry, TreeEntry } from "./_local_tree.ts";
 
 /** Options for {@link copyTree}. */
@@ -105,30 +106,67 @@ class TreeCopier {
 
   async #copy(path: string, dest: string, entry: FileEntry): Promise<void> {
     const source = `${this.#sourceRoot}/${path}`;
-    // NOTE: files hard-linked to each other in the directory become separate copies.
+    if (!descriptorsAvailable()) return await this.#copyByPath(path, source, dest, entry);
+
+    // The file is opened once and read through its descriptor, and its inode must be the one the
+    // scan recorded: a directory on the path that was swapped for a symlink since the scan then
+    // leads to another inode, and the copy fails instead of reading outside the directory.
+    let fd: number;
+    try {
+      fd = openFileAt(undefined, source);
+    } catch (error) {
+      if (isGone(error)) throw this.#changedError(path);
+      throw this.#readError(path, error);
+    }
+    try {
+      const opened = statFd(fd);
+      if (opened.kind !== "file" || opened.ino !== entry.ino) throw this.#changedError(path);
+      try {
+        Deno.copyFileSync(fdPath(fd), dest);
+      } catch (error) {
+        throw this.#readError(path, error);
+      }
+      if (matchesScan(entry, statFd(fd), this.#options.stampMs)) return;
+    } finally {
+      closeDescriptor(fd);
+    }
+    await this.#checkCopy(path, dest, entry);
+  }
+
+  /** Copies without descriptors, where libc or /proc is unavailable. */
+  async #copyByPath(path: string, source: string, dest: string, entry: FileEntry): Promise<void> {
     try {
       Deno.copyFileSync(source, dest);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) throw this.#changedError(path);
-      throw new InvalidInputError(
-        `Failed to copy local "${this.#options.name}": cannot read "${path}": ${
-          (error as Error).message
-        }`,
-        {
-          cause: error,
-          data: { local: this.#options.name, path },
-        },
-      );
+      throw this.#readError(path, error);
     }
-
-    // Stat fields that still match the scan show the file was not written
-    // since. When they differ, or the scan's record is within its clock tick,
-    // the copy is hashed and compared instead. Either way the copy is checked
-    // before it is published to the file store under the scanned digest.
     const after = lstatOrUndefined(source);
     if (after && matchesScan(entry, after, this.#options.stampMs)) return;
+    await this.#checkCopy(path, dest, entry);
+  }
+
+  /**
+   * Hashes the copy and compares it with the scanned digest. Stat fields that
+   * still match the scan show the file was not written since; when they
+   * differ, or the scan's record is within its clock tick, this check runs, so
+   * the copy is always checked before it is published under the scanned digest.
+   */
+  async #checkCopy(path: string, dest: string, entry: FileEntry): Promise<void> {
     const content = await hashFile(dest, { pacer: this.#pacer });
     if (content !== entry.content) throw this.#changedError(path);
+  }
+
+  #readError(path: string, error: unknown): Error {
+    return new InvalidInputError(
+      `Failed to copy local "${this.#options.name}": cannot read "${path}": ${
+        (error as Error).message
+      }`,
+      {
+        cause: error,
+        data: { local: this.#options.name, path },
+      },
+    );
   }
 
   #changedError(path: string): Error {
@@ -137,6 +175,11 @@ class TreeCopier {
       { data: { local: this.#options.name, path } },
     );
   }
+}
+
+function isGone(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory ||
+    error instanceof Deno.errors.FilesystemLoop;
 }
 
 function lstatOrUndefined(path: string): LocalStat | undefined {

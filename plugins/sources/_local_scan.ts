@@ -19,7 +19,14 @@ import {
   type TreeEntry,
 } from "./_local_tree.ts";
 import { createPacer, type Pacer } from "./_local_pacer.ts";
-import { type LocalStat, lstatLocal } from "./_local_stat.ts";
+import { fdPath, type LocalStat, lstatAt, lstatLocal, statFd } from "./_local_stat.ts";
+import {
+  closeDescriptor,
+  descriptorsAvailable,
+  openDirectory,
+  openDirectoryAt,
+  openFileAt,
+} from "./_local_fd.ts";
 
 /** A file rewritten while it is hashed is hashed again up to this many times in total. */
 const MAX_HASH_ATTEMPTS = 3;
@@ -47,8 +54,19 @@ export interface ScanOptions {
   onSkipped(path: string, reason: string): void;
 }
 
+/**
+ * A directory being scanned: its path relative to the root and, where
+ * descriptors are available, its open descriptor, through which its entries
+ * are read so that a directory swapped above it cannot redirect the scan.
+ */
+interface ScannedDirectory {
+  path: string;
+  fd?: number;
+}
+
 /** A child of a directory after its `lstat` and the filter. */
 interface Candidate {
+  parent: ScannedDirectory;
   name: string;
   path: string;
   info: LocalStat;
@@ -68,15 +86,35 @@ export async function scanDirectory(
   options: ScanOptions,
 ): Promise<{ tree: DirectoryEntry; counts: ScanCounts }> {
   const scan = new Scan(root, options);
-  const children = await scan.children("");
-  const tree: DirectoryEntry = {
-    kind: "dir",
-    mode: ROOT_MODE,
-    digest: directoryDigest(ROOT_MODE, children),
-    children,
-    mtimeMs: lstatLocal(root).mtimeMs,
-  };
-  return { tree, counts: scan.counts };
+  const rootFd = descriptorsAvailable() ? openRoot(root, options.name) : undefined;
+  try {
+    const children = await scan.children({ path: "", fd: rootFd });
+    const tree: DirectoryEntry = {
+      kind: "dir",
+      mode: ROOT_MODE,
+      digest: directoryDigest(ROOT_MODE, children),
+      children,
+      mtimeMs: (rootFd === undefined ? lstatLocal(root) : statFd(rootFd)).mtimeMs,
+    };
+    return { tree, counts: scan.counts };
+  } finally {
+    if (rootFd !== undefined) closeDescriptor(rootFd);
+  }
+}
+
+function openRoot(root: string, name: string): number {
+  try {
+    return openDirectory(root);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidInputError(
+      `Failed to read local "${name}": cannot open "${root}": ${reason}`,
+      {
+        cause: error,
+        data: { local: name, path: root },
+      },
+    );
+  }
 }
 
 class Scan {
@@ -91,8 +129,8 @@ class Scan {
     this.#pacer = createPacer(options.signal);
   }
 
-  /** Returns the kept children of the directory at relative path `dir` ("" for the root), sorted by name. */
-  async children(dir: string): Promise<Map<string, TreeEntry>> {
+  /** Returns the kept children of `dir` ("" for the root), sorted by name. */
+  async children(dir: ScannedDirectory): Promise<Map<string, TreeEntry>> {
     await this.#pacer.pause();
     const children = new Map<string, TreeEntry>();
     for (const name of this.#readNames(dir)) {
@@ -108,22 +146,23 @@ class Scan {
     return children;
   }
 
-  #readNames(dir: string): string[] {
+  #readNames(dir: ScannedDirectory): string[] {
     const names: string[] = [];
+    const location = dir.fd === undefined ? this.#hostPath(dir.path) : fdPath(dir.fd);
     try {
-      for (const entry of Deno.readDirSync(this.#hostPath(dir))) names.push(entry.name);
+      for (const entry of Deno.readDirSync(location)) names.push(entry.name);
     } catch (error) {
-      throw this.#readError(dir || ".", error);
+      throw this.#readError(dir.path || ".", error);
     }
     // Code-unit order is deterministic for a given set of names, which is all the digest needs.
     return names.sort();
   }
 
-  #candidate(dir: string, name: string): Candidate | undefined {
-    const path = dir ? `${dir}/${name}` : name;
+  #candidate(parent: ScannedDirectory, name: string): Candidate | undefined {
+    const path = parent.path ? `${parent.path}/${name}` : name;
     let info: LocalStat;
     try {
-      info = lstatLocal(this.#hostPath(path));
+      info = parent.fd === undefined ? lstatLocal(this.#hostPath(path)) : lstatAt(parent.fd, name);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw this.#readError(path, error);
       // Deno decodes a name that is not UTF-8 with U+FFFD in place of the bad
@@ -141,11 +180,13 @@ class Scan {
       this.counts.excluded++;
       return undefined;
     }
-    return { name, path, info, descendOnly: decision === "descend" };
+    return { parent, name, path, info, descendOnly: decision === "descend" };
   }
 
   async #directory(candidate: Candidate): Promise<TreeEntry | undefined> {
-    const children = await this.children(candidate.path);
+    const children = candidate.parent.fd === undefined
+      ? await this.children({ path: candidate.path })
+      : await this.#childrenThroughDescriptor(candidate, candidate.parent.fd);
     // A directory kept only because something below it might be included disappears when nothing is.
     if (candidate.descendOnly && children.size === 0) return undefined;
     const mode = candidate.info.mode;
@@ -158,13 +199,35 @@ class Scan {
     };
   }
 
+  /** Opens the directory `candidate` inside its parent's descriptor, checks it, and scans it. */
+  async #childrenThroughDescriptor(
+    candidate: Candidate,
+    parentFd: number,
+  ): Promise<Map<string, TreeEntry>> {
+    let fd: number;
+    try {
+      fd = openDirectoryAt(parentFd, candidate.name);
+    } catch (error) {
+      if (isReplaced(error)) throw this.#changedError(candidate.path);
+      throw this.#readError(candidate.path, error);
+    }
+    try {
+      if (statFd(fd).ino !== candidate.info.ino) throw this.#changedError(candidate.path);
+      return await this.children({ path: candidate.path, fd });
+    } finally {
+      closeDescriptor(fd);
+    }
+  }
+
   async #leaf(candidate: Candidate): Promise<TreeEntry | undefined> {
-    const { path, info } = candidate;
+    const { path, info, parent } = candidate;
     const mode = info.mode;
     if (info.kind === "symlink") {
       let target: string;
       try {
-        target = Deno.readLinkSync(this.#hostPath(path));
+        target = Deno.readLinkSync(
+          parent.fd === undefined ? this.#hostPath(path) : `${fdPath(parent.fd)}/${candidate.name}`,
+        );
       } catch (error) {
         throw this.#readError(path, error);
       }
@@ -176,7 +239,7 @@ class Scan {
         mtimeMs: info.mtimeMs,
       };
     }
-    if (info.kind === "file") return await this.#file(path, info);
+    if (info.kind === "file") return await this.#file(candidate);
 
     this.counts.skipped++;
     this.#options.onSkipped(path, `a ${specialKind(info)} is not a file, directory or symlink`);
@@ -193,9 +256,13 @@ class Scan {
     return record;
   }
 
-  async #file(path: string, info: LocalStat): Promise<FileEntry> {
+  async #file(candidate: Candidate): Promise<FileEntry> {
     this.counts.read++;
-    return { kind: "file", ...await this.#hash(path, info) };
+    const { parent, path, info } = candidate;
+    const record = parent.fd === undefined
+      ? await this.#hash(path, info)
+      : await this.#hashThroughDescriptor(parent.fd, candidate.name, path, info);
+    return { kind: "file", ...record };
   }
 
   /** Hashes `path`, starting over when its stat shows it changed during the read. */
@@ -211,14 +278,58 @@ class Scan {
         throw this.#readError(path, error);
       }
       if (sameStat(before, after)) return statRecord(after, content);
-      if (attempt === MAX_HASH_ATTEMPTS) {
-        throw new InvalidInputError(
-          `Failed to read local "${this.#options.name}": "${path}" kept changing while it was read`,
-          { data: { local: this.#options.name, path } },
-        );
-      }
+      if (attempt === MAX_HASH_ATTEMPTS) throw this.#changedError(path);
       before = after;
     }
+  }
+
+  /**
+   * Hashes `name` in the directory open as `dirFd` through its own descriptor,
+   * which must show the inode the scan found: a file replaced by a symlink or
+   * another file between the lstat and the open is not read.
+   */
+  async #hashThroughDescriptor(
+    dirFd: number,
+    name: string,
+    path: string,
+    before: LocalStat,
+  ): Promise<FileRecord> {
+    for (let attempt = 1;; attempt++) {
+      let fd: number;
+      try {
+        fd = openFileAt(dirFd, name);
+      } catch (error) {
+        if (isReplaced(error)) throw this.#changedError(path);
+        throw this.#readError(path, error);
+      }
+      try {
+        const opened = statFd(fd);
+        if (opened.kind === "file" && sameStat(before, opened)) {
+          const content = await hashFile(fdPath(fd), { pacer: this.#pacer });
+          const after = statFd(fd);
+          if (sameStat(before, after)) return statRecord(after, content);
+        }
+      } catch (error) {
+        if (this.#options.signal.aborted) throw error;
+        throw this.#readError(path, error);
+      } finally {
+        closeDescriptor(fd);
+      }
+      if (attempt === MAX_HASH_ATTEMPTS) throw this.#changedError(path);
+      try {
+        before = lstatAt(dirFd, name);
+      } catch (error) {
+        throw this.#readError(path, error);
+      }
+      if (before.kind !== "file") throw this.#changedError(path);
+    }
+  }
+
+  #changedError(path: string): Error {
+    return new InvalidInputError(
+      `Failed to read local "${this.#options.name}": "${path}" kept changing while it was read`,
+      { data: { local: this.#options.name, path } },
+    );
   }
 
   #hostPath(path: string): string {
@@ -235,6 +346,12 @@ class Scan {
       },
     );
   }
+}
+
+/** Reports whether an open failed because the entry is no longer what the scan found. */
+function isReplaced(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory ||
+    error instanceof Deno.errors.FilesystemLoop;
 }
 
 function statRecord(info: LocalStat, content: FileRecord["content"]): FileRecord {

@@ -26,6 +26,7 @@ export interface LocalStat {
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_EMPTY_PATH = 0x1000;
 const STATX_BASIC_STATS = 0x7ff;
 const S_IFMT = 0o170000;
 const KINDS: Readonly<Record<number, StatKind>> = {
@@ -53,7 +54,7 @@ let library: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
 const statxBuffer = new Uint8Array(256);
 const statxView = new DataView(statxBuffer.buffer);
 const encoder = new TextEncoder();
-let pathBuffer = new Uint8Array(4096);
+let pathBuffer: Uint8Array<ArrayBuffer> = new Uint8Array(4096);
 
 function statx(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]["statx"] | undefined {
   if (library === undefined) {
@@ -74,13 +75,52 @@ function statx(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]["statx"] | unde
 export function lstatLocal(path: string): LocalStat {
   const call = statx();
   if (!call) return fromFileInfo(Deno.lstatSync(path));
-  // UTF-8 takes at most three bytes per UTF-16 code unit, plus the terminating NUL.
-  if (path.length * 3 + 1 > pathBuffer.length) pathBuffer = new Uint8Array(path.length * 3 + 1);
-  const { written } = encoder.encodeInto(path, pathBuffer);
-  pathBuffer[written] = 0;
-  if (call(AT_FDCWD, pathBuffer, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, statxBuffer) !== 0) {
+  if (call(AT_FDCWD, cString(path), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, statxBuffer) !== 0) {
     return fromFileInfo(Deno.lstatSync(path));
   }
+  return fromStatx();
+}
+
+/**
+ * Returns the stat fields of `name` in the directory open as `dirFd`, without
+ * following a final symlink. Looking a name up in an open directory cannot be
+ * redirected by renaming or replacing the directories above it.
+ *
+ * @throws {Deno.errors.NotFound} when nothing exists there.
+ */
+export function lstatAt(dirFd: number, name: string): LocalStat {
+  const call = statx();
+  const path = `${fdPath(dirFd)}/${name}`;
+  if (!call) return fromFileInfo(Deno.lstatSync(path));
+  if (call(dirFd, cString(name), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, statxBuffer) !== 0) {
+    return fromFileInfo(Deno.lstatSync(path));
+  }
+  return fromStatx();
+}
+
+/** Returns the stat fields of the file open as `fd`. */
+export function statFd(fd: number): LocalStat {
+  const call = statx();
+  if (!call || call(fd, cString(""), AT_EMPTY_PATH, STATX_BASIC_STATS, statxBuffer) !== 0) {
+    return fromFileInfo(Deno.statSync(fdPath(fd)));
+  }
+  return fromStatx();
+}
+
+/** Returns a path that names the file open as `fd` itself, whatever its names are now. */
+export function fdPath(fd: number): string {
+  return `/proc/self/fd/${fd}`;
+}
+
+function cString(text: string): Uint8Array<ArrayBuffer> {
+  // UTF-8 takes at most three bytes per UTF-16 code unit, plus the terminating NUL.
+  if (text.length * 3 + 1 > pathBuffer.length) pathBuffer = new Uint8Array(text.length * 3 + 1);
+  const { written } = encoder.encodeInto(text, pathBuffer);
+  pathBuffer[written] = 0;
+  return pathBuffer;
+}
+
+function fromStatx(): LocalStat {
   const mode = statxView.getUint16(STX_MODE, true);
   return {
     kind: KINDS[mode & S_IFMT] ?? "char",

@@ -165,3 +165,28 @@ Deno.test("local onLoad() accepts a file touched between resolve and load", asyn
     assertEquals(await describeTree(store.snapshots.diffDir(snapshot!)), ["a.txt=touched only"]);
   });
 });
+
+Deno.test("local onLoad() refuses a file reached through a directory swapped for a symlink", async () => {
+  await withLocalFixture(async ({ dir, resolve, context, store }) => {
+    await writeTree(join(dir, "context"), { "sub/data.txt": "context data" });
+    await writeTree(join(dir, "outside"), { "data.txt": "private data" });
+    await settle(dir);
+    const { pin } = await resolve("context");
+    // Same names, another inode: what a swap between the scan and the copy leaves.
+    await Deno.rename(join(dir, "context/sub"), join(dir, "sub-moved"));
+    await Deno.symlink(join(dir, "outside"), join(dir, "context/sub"));
+
+    const error = await assertRejects(
+      () => localSource.onLoad(loadArgs("context", pin), context()),
+      DigestMismatchError,
+    );
+
+    assertEquals(
+      error.message,
+      `Failed to copy local "context": "sub/data.txt" changed during the build (run the build again)`,
+    );
+    assertEquals(await store.snapshots.get(`local-${pin.slice("sha256:".length)}`), undefined);
+    const stored = await describeTree(join(dir, "store/data/local"));
+    assert(!stored.some((line) => line.includes("private data")), stored.join("\n"));
+  });
+});
