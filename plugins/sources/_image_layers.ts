@@ -6,6 +6,7 @@
  */
 
 import type { Descriptor, Digest, PluginContext } from "../../mod.ts";
+import { DigestMismatchError } from "../../core/errors.ts";
 import { chainIds } from "./_chain_id.ts";
 
 /** The origin of an image's layer blobs: the registry or containerd's content store. */
@@ -74,10 +75,9 @@ async function fillLayer(
   // The unpacker starts before the registry responds, so its setup overlaps with the request.
   const tee = teeWithBackpressure(streamOf(origin.fetch(layer)));
   // A branch whose reader fails may stop reading without cancelling, so both are stopped then.
-  // The first failure is the one thrown, because the other branch fails only from being stopped.
-  let firstFailure: { error: unknown } | undefined;
+  const failures: unknown[] = [];
   const stopOnFailure = (error: unknown) => {
-    firstFailure ??= { error };
+    failures.push(error);
     tee.cancel(error);
   };
   await Promise.all([
@@ -85,7 +85,11 @@ async function fillLayer(
       .catch(stopOnFailure),
     context.layers.unpack(tee.branches[1], diffDir, checks).catch(stopOnFailure),
   ]);
-  if (firstFailure) throw firstFailure.error;
+  // A short or altered blob makes the unpacker fail too, sometimes first; the digest check names
+  // the cause. Otherwise the first failure is thrown, since the other branch was only stopped.
+  if (failures.length > 0) {
+    throw failures.find((error) => error instanceof DigestMismatchError) ?? failures[0];
+  }
 }
 
 /** Returns a stream of the stream that `opened` resolves to, failing when `opened` rejects. */
