@@ -58,11 +58,11 @@ export async function copyAction(
   const destInfo = await statOrUndefined(destPath);
   const destIsDir = copiesIntoDirectory(copy, present.length, destInfo?.isDirectory === true);
 
-  for (const { path, info } of present) {
+  for (const { path, name, info } of present) {
     if (copy.attemptUnpack && info.isFile) {
       if (await unpackIfArchive(path, destPath, { root, owner: settings.owner })) continue;
     }
-    const dirContents = copiesContents(copy, { path, info }, sourceRoot);
+    const dirContents = copiesContents(copy, { path, name, info }, sourceRoot);
     const parent = destIsDir || dirContents
       ? destPath
       : destPath.slice(0, destPath.lastIndexOf("/")) || root;
@@ -70,7 +70,7 @@ export async function copyAction(
     if (dirContents) {
       await copyChildren(path, destPath, settings, "", false);
     } else {
-      const target = destIsDir ? `${destPath}/${path.slice(path.lastIndexOf("/") + 1)}` : destPath;
+      const target = destIsDir ? `${destPath}/${name}` : destPath;
       await copyEntry(path, target, info, settings, "", false);
     }
   }
@@ -79,6 +79,8 @@ export async function copyAction(
 /** One source entry a copy action copies: its host path and `Deno.lstat`. */
 export interface CopySource {
   path: string;
+  /** The name the source is copied under: that of the requested path, before following a symlink. */
+  name: string;
   info: Deno.FileInfo;
 }
 
@@ -93,13 +95,19 @@ export async function findCopySources(
   sourceRoot: string,
 ): Promise<CopySource[]> {
   const wildcard = copy.allowWildcard && hasWildcard(copy.src);
-  const sources = wildcard
+  const requested = wildcard
     ? await expandWildcard(sourceRoot, copy.src)
-    : [await scopedPath(sourceRoot, copy.src, { followFinal: copy.followSymlinks })];
+    : [await scopedPath(sourceRoot, copy.src)];
   const present: CopySource[] = [];
-  for (const path of sources) {
+  for (const found of requested) {
+    // As in BuildKit, a source that is a symlink is copied as what it points to, under its own
+    // name: `COPY foo /` with foo -> bar writes bar's bytes to /foo.
+    const name = found.slice(found.lastIndexOf("/") + 1);
+    const path = copy.followSymlinks && found !== sourceRoot
+      ? await scopedPath(sourceRoot, found.slice(sourceRoot.length) || "/", { followFinal: true })
+      : found;
     const info = await lstatOrUndefined(path);
-    if (info) present.push({ path, info });
+    if (info) present.push({ path, name, info });
   }
   if (present.length === 0 && !(wildcard && copy.allowEmptyWildcard)) {
     throw new NotFoundError(`Failed to copy "${copy.src}": not found in the source`, {

@@ -169,7 +169,7 @@ async function planCopy(
   for (const source of await findCopySources(copy, sourceRoot)) {
     const written = copiesContents(copy, source, sourceRoot)
       ? Array.from(Deno.readDirSync(source.path), (entry) => entry.name)
-      : [source.path.slice(source.path.lastIndexOf("/") + 1)];
+      : [source.name];
     for (const name of written) {
       const entry = tree.lookup([...names, name]);
       if (entry && inBase(entry)) return { direct: false };

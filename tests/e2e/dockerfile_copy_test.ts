@@ -312,3 +312,31 @@ WORKDIR /secret/new
   assertEquals(ownerAndMode(image, "secret"), "1000:1000 700");
   assertEquals(ownerAndMode(image, "secret/new"), "0:0 755");
 });
+
+Deno.test("COPY follows a source symlink and keeps the source's name", async () => {
+  const { busyboxRef } = await sharedRegistry();
+  await using temp = await createTempDir();
+  const context = `${temp.path}/context`;
+  await writeFiles(context, {
+    "Dockerfile": `FROM ${busyboxRef}\nCOPY foo /\nCOPY sub/l* /alllinks/\n`,
+    "bar": "bar content\n",
+    "sub/subfile": "subfile content\n",
+    "sub/baz": "baz content\n",
+  });
+  await Deno.symlink("bar", `${context}/foo`);
+  await Deno.symlink("subfile", `${context}/sub/l0`);
+  await Deno.symlink("second", `${context}/sub/l1`);
+  await Deno.symlink("baz", `${context}/sub/second`);
+  const out = `${temp.path}/image`;
+  await buildContext({
+    root: `${temp.path}/root`,
+    context,
+    outputs: [{ type: "oci", attrs: { dest: out, tar: "false" } }],
+  });
+  const image = await readImage(out);
+
+  assertEquals(fileText(image, "foo"), "bar content\n");
+  assertEquals(image.files.has("bar"), false);
+  assertEquals(fileText(image, "alllinks/l0"), "subfile content\n");
+  assertEquals(fileText(image, "alllinks/l1"), "baz content\n");
+});
