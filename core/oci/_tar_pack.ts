@@ -11,6 +11,7 @@ import { baseName, compareNames, joinRoot, parentPath } from "./_tar_paths.ts";
 import { walkSorted } from "./_tar_walk.ts";
 import type { WalkEntry } from "./_tar_walk.ts";
 import { TarWriter } from "./_tar_writer.ts";
+import { SHARED_FILE_XATTR } from "../fs/shared_file.ts";
 import type { TarHeader } from "./_tar_writer.ts";
 
 /** Settings of {@linkcode generateTar}, already checked. */
@@ -31,17 +32,20 @@ const CHUNK_SIZE = 1024 * 1024;
  * others are internal), and the SELinux label, which belongs to the build host.
  */
 function isPackedXattr(name: string): boolean {
-  return !name.startsWith("trusted.overlay.") && name !== "security.selinux";
+  return !name.startsWith("trusted.overlay.") && name !== "security.selinux" &&
+    name !== SHARED_FILE_XATTR;
 }
 
-function readXattrs(path: string): [string, Uint8Array][] {
-  const names = listXattrs(path).filter(isPackedXattr).sort(compareNames);
+/** Reads the packed attributes of `path`, and whether the store shares the file between snapshots. */
+function readXattrs(path: string): { xattrs: [string, Uint8Array][]; shared: boolean } {
+  const all = listXattrs(path);
+  const names = all.filter(isPackedXattr).sort(compareNames);
   const xattrs: [string, Uint8Array][] = [];
   for (const name of names) {
     const value = readXattr(path, name);
     if (value !== undefined) xattrs.push([name, value]);
   }
-  return xattrs;
+  return { xattrs, shared: all.includes(SHARED_FILE_XATTR) };
 }
 
 /**
@@ -98,14 +102,14 @@ class EntryPacker {
     // Whiteouts come first: since Linux 5.8, overlayfs may share one whiteout inode among names.
     if (translate && isWhiteout(info)) return this.#writeWhiteout(path, info);
 
-    const header = this.#baseHeader(path, info);
+    const { header, shared } = this.#baseHeader(path, info);
     if (info.isSymlink) {
       this.#writeEntry({ ...header, type: "symlink", linkname: Deno.readLinkSync(absolute) });
     } else if (info.isDirectory) {
       this.#writeEntry({ ...header, type: "directory" });
       if (translate && isOpaque(absolute)) this.writeOpaqueMarker(path, header.mtime);
     } else if (info.isFile) {
-      yield* this.#writeFile(entry, info, header);
+      yield* this.#writeFile(entry, info, header, shared);
     } else if (info.isCharDevice || info.isBlockDevice) {
       const type = info.isCharDevice ? "character-device" : "block-device";
       const { major, minor } = splitDev(info.rdev ?? 0);
@@ -142,8 +146,10 @@ class EntryPacker {
     entry: WalkEntry,
     info: Deno.FileInfo,
     header: Omit<TarHeader, "type">,
+    shared: boolean,
   ): Generator<Uint8Array> {
-    if ((info.nlink ?? 1) > 1) {
+    // A file the store shares between snapshots is a separate file wherever it appears.
+    if ((info.nlink ?? 1) > 1 && !shared) {
       const key = `${info.dev}:${info.ino}`;
       const first = this.#links.get(key);
       if (first !== undefined) {
@@ -172,17 +178,22 @@ class EntryPacker {
     this.#writer.endEntry();
   }
 
-  /** Returns the header fields every entry type shares. */
-  #baseHeader(path: string, info: Deno.FileInfo): Omit<TarHeader, "type"> {
-    return {
+  /** Returns the header fields every entry type shares, and whether the store shares the file. */
+  #baseHeader(
+    path: string,
+    info: Deno.FileInfo,
+  ): { header: Omit<TarHeader, "type">; shared: boolean } {
+    const { xattrs, shared } = readXattrs(joinRoot(this.#root, path));
+    const header = {
       name: path,
       mode: (info.mode ?? 0) & 0o7777,
       uid: info.uid ?? 0,
       gid: info.gid ?? 0,
       size: 0,
       mtime: this.#mtime(info),
-      xattrs: readXattrs(joinRoot(this.#root, path)),
+      xattrs,
     };
+    return { header, shared };
   }
 
   #mtime(info: Deno.FileInfo): number {

@@ -11,6 +11,7 @@ import { NotFoundError } from "../errors.ts";
 import type { FileActionCopy } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
 import { type OwnerIds, resolveOwner } from "./_owner.ts";
 import { expandWildcard, hasWildcard, scopedPath } from "../fs/scoped_path.ts";
+import { isSharedFile } from "../fs/shared_file.ts";
 import { createPathMatcher, type PathMatcher } from "../fs/path_matcher.ts";
 import { unpackIfArchive } from "./_unpack.ts";
 
@@ -211,6 +212,12 @@ async function writeEntry(
   relative: string,
 ): Promise<void> {
   const existing = await lstatOrUndefined(dest);
+  // Files linked to one another are copied as links, except files the store shares between
+  // snapshots, which are separate files of the build.
+  const inode = `${info.dev}:${info.ino}`;
+  const keepsLinks = info.isFile && (info.nlink ?? 1) > 1 && !isSharedFile(source);
+  // A second name of a file can lead to the destination its first name already wrote.
+  if (keepsLinks && settings.links.get(inode) === dest && existing) return;
   if (existing && !(existing.isDirectory && info.isDirectory)) {
     await Deno.remove(dest, { recursive: true });
   }
@@ -226,14 +233,13 @@ async function writeEntry(
   } else if (info.isSymlink) {
     await Deno.symlink(await Deno.readLink(source), dest);
   } else if (info.isFile) {
-    const inode = `${info.dev}:${info.ino}`;
-    const linked = info.nlink && info.nlink > 1 ? settings.links.get(inode) : undefined;
+    const linked = keepsLinks ? settings.links.get(inode) : undefined;
     if (linked) {
       await Deno.link(linked, dest);
       return;
     }
     await Deno.copyFile(source, dest);
-    if (info.nlink && info.nlink > 1) settings.links.set(inode, dest);
+    if (keepsLinks) settings.links.set(inode, dest);
   } else {
     // NOTE: sockets, FIFOs and device nodes are not copied.
     return;

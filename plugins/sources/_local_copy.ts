@@ -9,6 +9,7 @@
  */
 
 import { nodeFs } from "../../core/deps.ts";
+import { markSharedFile } from "../../core/fs/shared_file.ts";
 import { DigestMismatchError, InvalidInputError } from "../../core/errors.ts";
 import { type FileStore, fileStoreKey } from "./_local_file_store.ts";
 import { hashFile } from "./_local_hash.ts";
@@ -100,6 +101,8 @@ class TreeCopier {
     }
     await this.#copy(path, dest, entry);
     setMetadata(dest, entry);
+    // Every snapshot that links this file gets its own copy when copied or packed elsewhere.
+    markSharedFile(dest);
     this.#options.files.publish(key, dest);
     this.counts.copied++;
   }

@@ -102,6 +102,6 @@ function errnoError(errno: number, name: string): Error {
     case ELOOP:
       return new Deno.errors.FilesystemLoop(`Is a symlink: "${name}"`);
     default:
-      return new Error(`Cannot open "${name}": errno ${errno}`);
+      return new Error(`Failed to open "${name}": errno ${errno}`);
   }
 }

@@ -340,3 +340,23 @@ Deno.test("COPY follows a source symlink and keeps the source's name", async () 
   assertEquals(fileText(image, "alllinks/l0"), "subfile content\n");
   assertEquals(fileText(image, "alllinks/l1"), "baz content\n");
 });
+
+Deno.test("COPY of one context file to two places gives two separate files", async () => {
+  const { busyboxRef } = await sharedRegistry();
+  await using temp = await createTempDir();
+  const { image } = await buildDir(temp.path, {
+    "Dockerfile": `FROM ${busyboxRef} AS build
+COPY shared /app/a/shared
+COPY shared /app/b/shared
+FROM ${busyboxRef}
+COPY --from=build /app /app
+COPY --from=build /app/*/shared /libs/
+`,
+    "shared/lib.txt": "library\n",
+  });
+
+  for (const path of ["app/a/shared/lib.txt", "app/b/shared/lib.txt", "libs/lib.txt"]) {
+    assertEquals(image.files.get(path)?.type, "file", path);
+    assertEquals(fileText(image, path), "library\n");
+  }
+});

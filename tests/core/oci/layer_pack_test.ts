@@ -12,6 +12,7 @@ import { packLayer, packTree } from "../../../core/oci/layer_pack.ts";
 import type { PackLayerOptions } from "../../../core/oci/layer_pack.ts";
 import { unpackLayer } from "../../../core/oci/layer_unpack.ts";
 import { readXattr, writeXattr } from "../../../core/oci/_tar_libc.ts";
+import { markSharedFile } from "../../../core/fs/shared_file.ts";
 import { createWhiteout, markOpaque } from "../../../core/snapshot/whiteout.ts";
 import {
   describeTree,
@@ -364,4 +365,27 @@ Deno.test("packLayer() rejects bad options", () => {
     RangeError,
   );
   assertThrows(() => packLayer("/nonexistent", { compression: "gzip", level: 10 }), RangeError);
+});
+
+Deno.test("packLayer() writes a file the store shares as a separate file at each name", async () => {
+  await withTempDir(async (dir) => {
+    makeDir(dir, "src", 0o755);
+    writeFile(`${dir}/src`, "shared.txt", "shared\n", 0o644);
+    markSharedFile(`${dir}/src/shared.txt`);
+    Deno.linkSync(`${dir}/src/shared.txt`, `${dir}/src/alias.txt`);
+    writeFile(`${dir}/src`, "own.txt", "own\n", 0o644);
+    Deno.linkSync(`${dir}/src/own.txt`, `${dir}/src/own-link.txt`);
+    const { bytes } = await packToBytes(`${dir}/src`, { compression: "none" });
+    await Deno.writeFile(`${dir}/layer.tar`, bytes);
+
+    const listing = await run("tar", ["-tvf", `${dir}/layer.tar`]);
+
+    const lines = listing.trim().split("\n");
+    const line = (name: string) => lines.find((entry) => entry.endsWith(` ${name}`)) ?? "";
+    assertEquals(line("alias.txt").startsWith("-"), true, line("alias.txt"));
+    assertEquals(line("shared.txt").startsWith("-"), true, line("shared.txt"));
+    assertEquals(lines.some((entry) => entry.includes("own.txt link to own-link.txt")), true);
+    // The mark stays in the store: no PAX record carries it into the layer.
+    assertEquals(new TextDecoder("latin1").decode(bytes).includes("tsbuild.shared"), false);
+  });
 });
