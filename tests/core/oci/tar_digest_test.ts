@@ -46,7 +46,7 @@ for (const [label, count, size] of [["small", 3, 4096], ["large", 10, 1024 * 102
   });
 }
 
-Deno.test("createDigestTap() stops its worker when the source fails", async () => {
+Deno.test("createDigestTap() fails with its source", async () => {
   const tap = createDigestTap();
   let sent = 0;
   const source = new ReadableStream<Uint8Array>({
