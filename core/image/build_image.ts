@@ -37,12 +37,16 @@ export async function buildImage(
   store: Store,
   result: BuildResult,
   options: BuildImageOptions = {},
+  signal?: AbortSignal,
 ): Promise<ImageArtifact> {
   const compression = options.compression ?? "gzip";
   const epoch = options.sourceDateEpoch ?? result.sourceDateEpoch;
   const chain = await store.snapshots.chain(result.snapshot);
   const layers: LayerInfo[] = [];
-  for (const snapshot of chain) layers.push(await layerFor(store, snapshot, compression, epoch));
+  for (const snapshot of chain) {
+    signal?.throwIfAborted();
+    layers.push(await layerFor(store, snapshot, compression, epoch, signal));
+  }
 
   const created = epoch !== undefined
     ? new Date(epoch * 1000).toISOString()
@@ -93,7 +97,8 @@ async function layerFor(
   store: Store,
   snapshot: SnapshotInfo,
   compression: "gzip" | "zstd" | "none",
-  epoch?: number,
+  epoch: number | undefined,
+  signal: AbortSignal | undefined,
 ) {
   const key = epoch === undefined ? compression : `${compression}@${epoch}`;
   const candidates = [
@@ -112,8 +117,12 @@ async function layerFor(
   });
   // An uncompressed layer's digest is its diff ID, which the packer computes anyway.
   const blob = compression === "none"
-    ? await store.blobs.writeHashedStream(packed.stream, packed.done.then((done) => done.diffId))
-    : await store.blobs.writeStream(compressBlocks(packed.stream, { compression }));
+    ? await store.blobs.writeHashedStream(
+      packed.stream,
+      packed.done.then((done) => done.diffId),
+      signal,
+    )
+    : await store.blobs.writeStream(compressBlocks(packed.stream, { compression }), {}, signal);
   const { diffId } = await packed.done;
   const layer: LayerInfo = {
     digest: blob.digest as Digest,

@@ -48,7 +48,12 @@ export function createExporterContext(
   return {
     ...createPluginContext(options, plugin),
     buildImage: (imageOptions) =>
-      buildImage(store, platformResult(result, imageOptions?.platform), imageOptions),
+      buildImage(
+        store,
+        platformResult(result, imageOptions?.platform),
+        imageOptions,
+        options.signal,
+      ),
     async writeFilesystem(dir) {
       await Deno.mkdir(dir, { recursive: true });
       await materialize(await lowerDirsOf(store, result.snapshot), dir, { signal: options.signal });

@@ -82,14 +82,18 @@ export class BlobStore {
     return writer.commit();
   }
 
-  /** Stores everything `stream` carries, checking it against `expected` when given. */
+  /**
+   * Stores everything `stream` carries, checking it against `expected` when given. An abort of
+   * `signal` cancels `stream` and keeps nothing.
+   */
   async writeStream(
     stream: ReadableStream<Uint8Array>,
     expected?: Partial<BlobInfo>,
+    signal?: AbortSignal,
   ): Promise<BlobInfo> {
     const writer = await this.createWriter();
     try {
-      await stream.pipeTo(writer.writable);
+      await stream.pipeTo(writer.writable, { signal });
     } catch (error) {
       await writer.abort();
       throw error;
@@ -108,13 +112,14 @@ export class BlobStore {
   async writeHashedStream(
     stream: ReadableStream<Uint8Array>,
     digest: Promise<Digest>,
+    signal?: AbortSignal,
   ): Promise<BlobInfo> {
     // A failed producer also fails its stream, and that error is the one thrown.
     digest.catch(() => {});
     const writer = await this.createWriter({ hashed: true });
     let known: Digest;
     try {
-      await stream.pipeTo(writer.writable);
+      await stream.pipeTo(writer.writable, { signal });
       known = await digest;
     } catch (error) {
       await writer.abort();

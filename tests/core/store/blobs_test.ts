@@ -83,3 +83,25 @@ async function temporaryRoot() {
   const path = await Deno.makeTempDir({ prefix: "tsbuild-blobs-" });
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
+
+Deno.test("writeStream() stops reading its source and keeps nothing when aborted", async () => {
+  await using root = await temporaryRoot();
+  const blobs = new BlobStore(root.path);
+  const abort = new AbortController();
+  let pulls = 0;
+  let cancelled = false;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (++pulls === 3) abort.abort(new Error("build cancelled"));
+      controller.enqueue(new Uint8Array(1024));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+
+  await assertRejects(() => blobs.writeStream(endless, {}, abort.signal), Error, "build cancelled");
+
+  assertEquals(cancelled, true);
+  assertEquals(await entries(blobs.dir), []);
+});
