@@ -6,7 +6,7 @@
  */
 
 import type { FileAction } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
-import { InvalidInputError, NotFoundError } from "../errors.ts";
+import { InvalidInputError, NotFoundError, TsbuildError } from "../errors.ts";
 import { copyAction } from "./_copy.ts";
 import { resolveOwner } from "./_owner.ts";
 import { expandWildcard, hasWildcard, scopedPath } from "../fs/scoped_path.ts";
@@ -16,6 +16,52 @@ import { expandWildcard, hasWildcard, scopedPath } from "../fs/scoped_path.ts";
  * directory showing a copy's source input.
  */
 export async function applyAction(
+  action: FileAction,
+  root: string,
+  sourceRoot: (input: number) => Promise<string>,
+) {
+  try {
+    return await applyActionUnchecked(action, root, sourceRoot);
+  } catch (error) {
+    throw describeFailure(action, error);
+  }
+}
+
+/**
+ * Turns a system error of an action into one that names the path in the
+ * image, as the Dockerfile wrote it, instead of the store paths the system
+ * call saw. Errors tsbuild raised itself already say what failed.
+ */
+function describeFailure(action: FileAction, error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof TsbuildError) return error;
+  const value = action.action.value;
+  if (!value) return error;
+  const [verb, path] = action.action.case === "copy"
+    ? [`copy "${(value as { src: string }).src}" to`, (value as { dest: string }).dest]
+    : action.action.case === "mkdir"
+    ? ["create directory", (value as { path: string }).path]
+    : action.action.case === "mkfile"
+    ? ["write file", (value as { path: string }).path]
+    : ["remove", (value as { path: string }).path];
+  const reason = error instanceof Deno.errors.NotADirectory
+    ? "a path component of it is not a directory"
+    : error instanceof Deno.errors.AlreadyExists
+    ? "a file or directory is already there"
+    : error instanceof Deno.errors.NotFound
+    ? "a parent directory does not exist"
+    : error instanceof Deno.errors.PermissionDenied
+    ? "permission denied"
+    : error instanceof Deno.errors.IsADirectory
+    ? "a directory is already there"
+    : undefined;
+  if (!reason) return error;
+  return new InvalidInputError(`Failed to ${verb} "${path}": ${reason}`, {
+    cause: error,
+    data: { path },
+  });
+}
+
+async function applyActionUnchecked(
   action: FileAction,
   root: string,
   sourceRoot: (input: number) => Promise<string>,

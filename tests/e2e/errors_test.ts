@@ -112,6 +112,34 @@ Deno.test("errors: missing COPY source names the path", async () => {
   await assertNextBuildWorks(temp.path);
 });
 
+Deno.test("errors: COPY or WORKDIR through a file names the image path", async () => {
+  const registry = await sharedRegistry();
+  await using temp = await createTempDir();
+  const cases = [
+    {
+      line: "COPY a.txt /etc/passwd/x",
+      expected:
+        'Failed to copy "a.txt" to "/etc/passwd/x": a path component of it is not a directory',
+    },
+    {
+      line: "WORKDIR /etc/passwd",
+      expected: 'Failed to create directory "/etc/passwd": a file or directory is already there',
+    },
+  ];
+
+  for (const { line, expected } of cases) {
+    const result = await buildContext(temp.path, {
+      "Dockerfile": `FROM ${registry.busyboxRef}\n${line}\n`,
+      "a.txt": "a\n",
+    });
+
+    assertFailed(result);
+    const message = finalError(result);
+    assertEquals(message, `ERROR: Dockerfile:2: [2/2] ${line}: ${expected}`);
+  }
+  await assertNextBuildWorks(temp.path);
+});
+
 Deno.test("errors: failing RUN shows exit code and output", async () => {
   const registry = await sharedRegistry();
   await using temp = await createTempDir();
