@@ -29,6 +29,14 @@ export interface PackLayerOptions {
    * is documented on those constants.
    */
   level?: number;
+  /**
+   * Hash a large uncompressed tar on a worker, which is faster where no other
+   * worker uses the second core (an uncompressed layer) and costs about 80 MB
+   * more memory at the peak.
+   *
+   * @default false
+   */
+  offThreadDigest?: boolean;
 }
 
 /** Digests, size and warnings of a packed blob, known once its stream has been read to the end. */
@@ -112,12 +120,12 @@ function packDirectory(
   checkOptions(options);
 
   const warnings: string[] = [];
-  const uncompressed = createDigestTap();
+  // Without compression the blob is the tar, so its bytes are hashed only once.
+  const isPlainTar = options.compression === "none";
+  const uncompressed = createDigestTap({ offThread: options.offThreadDigest === true });
   const compressed = createDigestTap();
   const settings = { sourceDateEpoch: options.sourceDateEpoch, translateWhiteouts, warnings };
   const tar = ReadableStream.from(generateTar(dir, settings)).pipeThrough(uncompressed.transform);
-  // Without compression the blob is the tar, so its bytes are hashed only once.
-  const isPlainTar = options.compression === "none";
   const blob = isPlainTar
     ? tar
     : compressStream(tar, { compression: options.compression, level: options.level })
