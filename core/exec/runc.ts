@@ -4,6 +4,7 @@
  * @module
  */
 
+import { processExists } from "../fs/process_exists.ts";
 import { join, randomBytes } from "../deps.ts";
 import { ContainerStartError, NotFoundError } from "../errors.ts";
 import {
@@ -124,15 +125,6 @@ export async function reapAbandonedContainers(options: RuncLocation): Promise<vo
     if (!pid || pid === Deno.pid || processExists(pid)) continue;
     await runcCommand(options, ["kill", id, "KILL"]);
     await deleteContainer(options, id);
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { processExists } from "../fs/process_exists.ts";
 import { randomBytes } from "../deps.ts";
 import { CancelledError } from "../errors.ts";
 import { parseReference } from "../oci/reference.ts";
@@ -353,15 +354,6 @@ async function prepareStaging(dataDir: string): Promise<string> {
   const dir = `${root}/${Deno.pid}-${randomBytes(4).toString("hex")}`;
   await Deno.mkdir(dir);
   return dir;
-}
-
-function processExists(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function safeName(name: string): string {

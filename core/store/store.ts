@@ -5,6 +5,7 @@
  * @module
  */
 
+import { processExists } from "../fs/process_exists.ts";
 import { homedir, randomBytes } from "../deps.ts";
 import { InvalidInputError } from "../errors.ts";
 import { BlobStore } from "./blobs.ts";
@@ -79,7 +80,7 @@ export async function openStore(root: string, options: StoreOptions = {}): Promi
 async function removeAbandonedTemporaryDirs(dir: string): Promise<void> {
   for (const entry of Deno.readDirSync(dir)) {
     const pid = Number(entry.name.split("-")[0]);
-    if (!Number.isInteger(pid) || pid === Deno.pid || isRunning(pid)) continue;
+    if (!Number.isInteger(pid) || pid === Deno.pid || processExists(pid)) continue;
     const abandoned = `${dir}/${entry.name}`;
     if (!(await unmountUnder(abandoned))) continue;
     await Deno.remove(abandoned, { recursive: true }).catch(() => {});
@@ -114,14 +115,5 @@ function statOrUndefined(path: string): Deno.FileInfo | undefined {
     return Deno.statSync(path);
   } catch {
     return undefined;
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -7,6 +7,7 @@
 
 // NOTE: plugins are meant to import only types from core. The plugin API does not offer error
 // classes yet, so the built-in exporters take InvalidInputError from core until it does.
+import { processExists } from "../../core/fs/process_exists.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 
 /** Options for {@link writeFileAtomically} and {@link writeDirectoryInto}. */
@@ -225,15 +226,6 @@ function removeAbandonedSiblings(dest: string): void {
     } catch {
       // Another export removed it first, or the directory does not allow it: it stays.
     }
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }
 
