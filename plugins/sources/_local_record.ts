@@ -127,7 +127,10 @@ export async function readRecord(path: string): Promise<PreviousScan | undefined
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
+    // A directory in the record's place is damage too, which the next write replaces.
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.IsADirectory) {
+      return undefined;
+    }
     throw error;
   }
 
@@ -182,6 +185,8 @@ export async function writeRecord(
     } finally {
       file.close();
     }
+    // Only tsbuild writes here, so anything but a record in the record's place is damage.
+    if (isDirectory(path)) Deno.removeSync(path, { recursive: true });
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
@@ -209,4 +214,13 @@ function createLineWriter(file: Deno.FsFile) {
     },
     flush,
   };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isDirectory;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }

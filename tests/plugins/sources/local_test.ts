@@ -573,3 +573,24 @@ async function runWithoutFileCapabilities(code: string): Promise<string> {
   }
   return text;
 }
+
+Deno.test("local onResolve() replaces a directory found in its record's place", async () => {
+  await withLocalFixture(async ({ dir, resolve }) => {
+    await writeTree(join(dir, "context"), { "a.txt": "a" });
+    await settle(dir);
+    const first = await resolve("context");
+    for await (const entry of Deno.readDir(join(dir, "store/data/local"))) {
+      if (!entry.name.endsWith(".jsonl")) continue;
+      const path = join(dir, "store/data/local", entry.name);
+      await Deno.remove(path);
+      await Deno.mkdir(`${path}/damage`, { recursive: true });
+    }
+
+    const second = await resolve("context");
+    const third = await resolve("context");
+
+    assertEquals(second.counts.read, 1);
+    assertEquals(second.pin, first.pin);
+    assertEquals(third.counts, { read: 0, files: 1, reused: 1, skipped: 0, excluded: 0 });
+  });
+});
