@@ -2,13 +2,14 @@
  * Container paths resolved to host paths under a root file system, following
  * symlinks as the container would see them, so none leads outside the root.
  *
- * The calls are synchronous: a RUN step makes a few dozen of them on small
- * paths, and each asynchronous call would cost a thread-pool round trip
- * (about 0.1 ms on a 2-core VM with Deno 2.9.6) longer than the call itself.
+ * The calls are synchronous because a RUN step makes a few dozen of them on
+ * small paths. An asynchronous call costs a thread-pool round trip (about
+ * 0.1 ms on a 2-core VM with Deno 2.9.6), longer than the call itself.
  *
  * @module
  */
 
+import { lstatIfExists } from "../fs/lstat.ts";
 import { join } from "../deps.ts";
 
 /** The maximum number of symlinks followed in one resolution, as Linux's MAXSYMLINKS. */
@@ -34,7 +35,7 @@ export function resolveInRoot(root: string, path: string): string {
     }
 
     const hostPath = join(root, ...resolved, name);
-    const info = lstatOrUndefined(hostPath);
+    const info = lstatIfExists(hostPath);
     if (!info?.isSymlink) {
       resolved.push(name);
       continue;
@@ -69,7 +70,7 @@ export function mkdirInRoot(
   let hostPath = root;
   for (let index = 1; index <= names.length; index++) {
     hostPath = resolveInRoot(root, names.slice(0, index).join("/"));
-    const info = lstatOrUndefined(hostPath);
+    const info = lstatIfExists(hostPath);
     if (info?.isDirectory) continue;
     if (info) {
       throw new Error(
@@ -83,16 +84,4 @@ export function mkdirInRoot(
     Deno.chmodSync(hostPath, 0o755);
   }
   return hostPath;
-}
-
-/** Returns `Deno.lstat(path)`, or undefined when nothing exists there. */
-export function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw error;
-  }
 }

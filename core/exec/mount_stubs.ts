@@ -6,7 +6,8 @@
  */
 
 import { join } from "../deps.ts";
-import { lstatOrUndefined, resolveInRoot } from "./_root_path.ts";
+import { lstatIfExists } from "../fs/lstat.ts";
+import { resolveInRoot } from "./_root_path.ts";
 
 interface Stub {
   /** Host paths the runtime will create, shallowest first. */
@@ -49,12 +50,12 @@ function findStub(rootfs: string, destination: string): Stub | undefined {
   let parentPath = rootfs;
   for (let index = 0; index < names.length; index++) {
     const hostPath = resolveInRoot(rootfs, names.slice(0, index + 1).join("/"));
-    if (lstatOrUndefined(hostPath)) {
+    if (lstatIfExists(hostPath)) {
       parentPath = hostPath;
       continue;
     }
 
-    const parentInfo = lstatOrUndefined(parentPath);
+    const parentInfo = lstatIfExists(parentPath);
     if (!parentInfo?.isDirectory) return undefined;
     const created: string[] = [];
     let path = parentPath;
@@ -77,14 +78,14 @@ function removeStubs(stubs: Stub[]): void {
 
   const parents = new Map(stubs.map((stub) => [stub.parent.path, stub.parent.info]));
   for (const [path, info] of parents) {
-    if (!lstatOrUndefined(path) || !info.atime || !info.mtime) continue;
+    if (!lstatIfExists(path) || !info.atime || !info.mtime) continue;
     Deno.utimeSync(path, info.atime, info.mtime);
   }
 }
 
 /** Removes `path` when it is missing, an empty directory or an empty file; reports whether it is gone. */
 function removeIfEmpty(path: string): boolean {
-  const info = lstatOrUndefined(path);
+  const info = lstatIfExists(path);
   if (!info) return true;
   if (info.isFile && info.size === 0) {
     Deno.removeSync(path);

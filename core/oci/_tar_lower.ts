@@ -5,6 +5,7 @@
  * @module
  */
 
+import { lstatIfExists } from "../fs/lstat.ts";
 import { PathEscapeError } from "../errors.ts";
 import { isOpaque, isWhiteout } from "../snapshot/whiteout.ts";
 import { joinRoot } from "./_tar_paths.ts";
@@ -13,17 +14,6 @@ import { joinRoot } from "./_tar_paths.ts";
 export interface LowerEntry {
   path: string;
   info: Deno.FileInfo;
-}
-
-function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw error;
-  }
 }
 
 /** Result of a lookup in one layer: found there, hidden from the layers below, or absent. */
@@ -39,7 +29,7 @@ function lookUpInLayer(root: string, parts: string[]): LayerAnswer {
   for (let i = 0; i < parts.length; i++) {
     const relative = parts.slice(0, i + 1).join("/");
     const path = joinRoot(root, relative);
-    const info = lstatOrUndefined(path);
+    const info = lstatIfExists(path);
     if (info === undefined) return hidesBelow ? "hidden" : "absent";
     if (isWhiteout(info)) return "hidden";
     if (i === parts.length - 1) return { path, info };

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { lstatIfExists } from "../fs/lstat.ts";
 import { isOpaque, isWhiteout } from "./whiteout.ts";
 
 /** One path of the merged view. */
@@ -66,7 +67,7 @@ export class LayeredTree {
     let found: LayeredEntry | undefined;
     for (const index of dir.layers) {
       const path = `${this.#roots[index]}${relative}`;
-      const info = lstatOrUndefined(path);
+      const info = lstatIfExists(path);
       if (!info) continue;
       if (found === undefined) {
         if (isWhiteout(info)) return undefined;
@@ -80,16 +81,5 @@ export class LayeredTree {
       if (isOpaque(path)) return found;
     }
     return found;
-  }
-}
-
-function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw error;
   }
 }

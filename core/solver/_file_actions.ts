@@ -5,6 +5,7 @@
  * @module
  */
 
+import { lstatIfExists } from "../fs/lstat.ts";
 import type { FileAction } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
 import { InvalidInputError, NotFoundError, TsbuildError } from "../errors.ts";
 import { copyAction } from "./_copy.ts";
@@ -30,7 +31,7 @@ export async function applyAction(
 /**
  * Turns a system error of an action into one that names the path in the
  * image, as the Dockerfile wrote it, instead of the store paths the system
- * call saw. Errors tsbuild raised itself already say what failed.
+ * call saw. Errors tsbuild raised itself already name what failed.
  */
 function describeFailure(action: FileAction, error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof TsbuildError) return error;
@@ -74,7 +75,7 @@ async function applyActionUnchecked(
       const target = await scopedPath(root, path);
       const ids = await resolveOwner(root, owner);
       // An existing directory keeps its mode and owner, as `WORKDIR /tmp` must keep /tmp's 1777.
-      if (makeParents && isDirectory(target)) return;
+      if (makeParents && lstatIfExists(target)?.isDirectory) return;
       await Deno.mkdir(target, { recursive: makeParents, mode: mode || 0o755 });
       await Deno.chmod(target, mode || 0o755);
       if (ids) await Deno.chown(target, ids.uid, ids.gid);
@@ -116,16 +117,5 @@ async function removeAction(
         });
       }
     }
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.lstatSync(path).isDirectory;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return false;
-    }
-    throw error;
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { lstatIfExists } from "../../core/fs/lstat.ts";
 import { createHash } from "../../core/deps.ts";
 import { type Digest, isDigest } from "../../core/digest.ts";
 import { temporarySibling } from "../../core/fs/atomic.ts";
@@ -186,7 +187,7 @@ export async function writeRecord(
       file.close();
     }
     // Only tsbuild writes here, so anything but a record in the record's place is damage.
-    if (isDirectory(path)) Deno.removeSync(path, { recursive: true });
+    if (lstatIfExists(path)?.isDirectory) Deno.removeSync(path, { recursive: true });
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
@@ -214,13 +215,4 @@ function createLineWriter(file: Deno.FsFile) {
     },
     flush,
   };
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.lstatSync(path).isDirectory;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
