@@ -5,7 +5,7 @@
  * @module
  */
 
-/** Prints `usage` and exits with status 0 when `argv` asks for help. */
+/** Prints `usage` and exits with status 0 when `argv` contains `--help` or `-h`. */
 export function exitOnHelp(argv: string[], usage: string): void {
   if (!argv.includes("--help") && !argv.includes("-h")) return;
   console.log(usage.trim());

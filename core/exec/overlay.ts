@@ -192,7 +192,7 @@ export async function mountSupportedOverlay(
       if (error instanceof MountCallError) continue;
       throw error;
     }
-    // A declined mount tells nothing about the kernel, so the probe below decides.
+    // A declined mount shows nothing about the kernel, so the probe below decides.
     if (!mounted) break;
     known ??= { supported: true, extraOptions };
     return { status: "mounted", extraOptions };

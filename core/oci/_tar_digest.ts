@@ -34,7 +34,7 @@ export function createDigestTap(options: { offThread?: boolean } = {}): DigestTa
   let size = 0;
   let digest: Digest | undefined;
   // Copies of the chunks seen before the threshold, since the consumer may reuse the originals.
-  let held: Uint8Array[] = [];
+  let heldCopies: Uint8Array[] = [];
   let worker: HashWorker | undefined;
   let inline: Hash | undefined;
   const transform = new TransformStream<Uint8Array, Uint8Array>({
@@ -46,12 +46,12 @@ export function createDigestTap(options: { offThread?: boolean } = {}): DigestTa
       } else if (!options.offThread) {
         (inline ??= createHash("sha256")).update(chunk);
       } else if (size <= WORKER_THRESHOLD) {
-        held.push(chunk.slice());
+        heldCopies.push(chunk.slice());
       } else {
         worker = new HashWorker();
-        for (const copy of held) worker.update(copy);
+        for (const copy of heldCopies) worker.update(copy);
         worker.update(chunk);
-        held = [];
+        heldCopies = [];
       }
       controller.enqueue(chunk);
     },
@@ -60,14 +60,14 @@ export function createDigestTap(options: { offThread?: boolean } = {}): DigestTa
         digest = `sha256:${await worker.finish()}`;
       } else {
         const hash = inline ?? createHash("sha256");
-        for (const copy of held) hash.update(copy);
+        for (const copy of heldCopies) hash.update(copy);
         digest = `sha256:${hash.digest("hex")}`;
       }
-      held = [];
+      heldCopies = [];
     },
     cancel() {
       worker?.stop();
-      held = [];
+      heldCopies = [];
     },
   });
   return {

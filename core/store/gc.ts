@@ -153,9 +153,9 @@ function sweepFolder(dir: string): number {
 
 /**
  * Removes the ".tmp-" files that writes of blobs, cache records, snapshot
- * records and plugin records leave when their process is killed. Prune holds
- * the store exclusively, so every such file is abandoned. Diff directories
- * are not searched: their files belong to the images.
+ * records and plugin records leave when their process is killed. Prune has
+ * the store's exclusive lock, so every such file is abandoned. Diff
+ * directories are not searched, because their files belong to the images.
  */
 function removeTemporaryFiles(store: Store): void {
   const dirs = [store.blobs.dir, store.cache.dir];

@@ -111,9 +111,8 @@ class TreeCopier {
     const source = `${this.#sourceRoot}/${path}`;
     if (!descriptorsAvailable()) return await this.#copyByPath(path, source, dest, entry);
 
-    // The file is opened once and read through its descriptor, and its inode must be the one the
-    // scan recorded: a directory on the path that was swapped for a symlink since the scan then
-    // leads to another inode, and the copy fails instead of reading outside the directory.
+    // The file is opened once and read through its descriptor, whose inode must be the scanned one.
+    // A directory swapped for a symlink since the scan leads to another inode, so the copy fails.
     let fd: number;
     try {
       fd = openFileAt(undefined, source);
@@ -150,10 +149,9 @@ class TreeCopier {
   }
 
   /**
-   * Hashes the copy and compares it with the scanned digest. Stat fields that
-   * still match the scan show the file was not written since; when they
-   * differ, or the scan's record is within its clock tick, this check runs, so
-   * the copy is always checked before it is published under the scanned digest.
+   * Hashes the copy and compares it with the scanned digest. Callers skip this
+   * only when the stat fields still match a settled scan record, so every copy
+   * is checked before it is published under the scanned digest.
    */
   async #checkCopy(path: string, dest: string, entry: FileEntry): Promise<void> {
     const content = await hashFile(dest, { pacer: this.#pacer });

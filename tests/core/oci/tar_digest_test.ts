@@ -33,8 +33,11 @@ for (const offThread of [false, true]) {
   });
 
   Deno.test(`createDigestTap() digests one chunk and no chunk ${where}`, async () => {
-    const one = chunksOf(1, 300);
-    assertEquals((await passThrough(one, offThread)).result, { digest: sha256(one), size: 300 });
+    const single = chunksOf(1, 300);
+    assertEquals((await passThrough(single, offThread)).result, {
+      digest: sha256(single),
+      size: 300,
+    });
     assertEquals((await passThrough([], offThread)).result, { digest: sha256([]), size: 0 });
   });
 
