@@ -48,8 +48,8 @@ export interface TarEntryHeader {
   linkname: string;
   devmajor: number;
   devminor: number;
-  /** Extended attributes from `SCHILY.xattr.` PAX records, values decoded as UTF-8. */
-  xattrs: [string, string][];
+  /** Extended attributes from `SCHILY.xattr.` PAX records, values as stored. */
+  xattrs: [string, Uint8Array<ArrayBuffer>][];
 }
 
 /** Size of the buffer that collects file data, so most files take a single write. */
@@ -61,8 +61,6 @@ const OVERLAY_XATTR_PREFIX = "trusted.overlay.";
 const DEFAULT_DIR_MODE = 0o755;
 const PERMISSION_BITS = 0o777;
 const SPECIAL_BITS = 0o7000;
-
-const encoder = new TextEncoder();
 
 /** Reads the process umask from /proc without changing it, which `Deno.umask()` would do. */
 function readUmask(): number {
@@ -447,7 +445,7 @@ export class DiffWriter {
   /**
    * Sets the entry's extended attributes, after chown, which drops
    * `security.capability`. Overlayfs's own attributes are never taken from a
-   * layer, and values that did not survive UTF-8 decoding are skipped.
+   * layer.
    */
   #applyXattrs(target: string, header: TarEntryHeader): void {
     for (const [name, value] of header.xattrs) {
@@ -457,15 +455,7 @@ export class DiffWriter {
         );
         continue;
       }
-      // NOTE: tar-stream 3.3.0 decodes PAX values as UTF-8, so a binary value comes back with
-      // U+FFFD in place of its invalid bytes and cannot be restored.
-      if (value.includes("\uFFFD")) {
-        this.#warnings.push(
-          `entry "${header.name}": skipped extended attribute "${name}", value is not UTF-8`,
-        );
-        continue;
-      }
-      writeXattr(target, name, encoder.encode(value));
+      writeXattr(target, name, value);
     }
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-/** Entry types the encoder writes, named as tar-stream names them. */
+/** Entry types the encoder writes. */
 export type TarWriterEntryType =
   | "file"
   | "link"

@@ -5,12 +5,11 @@
  * @module
  */
 
-import { loadTarStream } from "../deps.ts";
 import type { Digest } from "../digest.ts";
 import { CancelledError, DigestMismatchError, NotFoundError, PathEscapeError } from "../errors.ts";
 import { DiffWriter } from "./_tar_diff_writer.ts";
 import { createDigestTap } from "./_tar_digest.ts";
-import { extractEntries } from "./_tar_extract.ts";
+import { extractEntries } from "./_tar_read.ts";
 import { decompressStream, sniffCompression } from "./compression.ts";
 
 /** Options of {@linkcode unpackLayer}. */
@@ -80,9 +79,6 @@ export async function unpackLayer(
   const uncompressed = createDigestTap();
   let isPlainTar = false;
 
-  // The tar reader is imported on first use, which takes milliseconds. Starting the import now
-  // lets it run while the first bytes of the blob are still on their way.
-  loadTarStream().catch(() => {});
   try {
     await Deno.mkdir(diffDir, { recursive: true });
     const writer = new DiffWriter(diffDir, options.lowerDirs ?? [], warnings);

@@ -9,7 +9,7 @@ import { nodeFsPromises } from "../deps.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { decompressStream } from "../oci/compression.ts";
 // NOTE: the tar reader is private to core/oci; it is shared here rather than duplicated.
-import { extractEntries } from "../oci/_tar_extract.ts";
+import { extractEntries } from "../oci/_tar_read.ts";
 import type { TarEntryHeader } from "../oci/_tar_diff_writer.ts";
 import { scopedPath } from "../fs/scoped_path.ts";
 import type { OwnerIds } from "./_owner.ts";

@@ -5,12 +5,11 @@
  * @module
  */
 
-import { Buffer, gzipSync, join, loadTarStream } from "../../core/deps.ts";
+import { Buffer, gzipSync, join } from "../../core/deps.ts";
+import { tarStream } from "./tar_stream.ts";
 import { type Digest, digestHex, digestOf } from "../../core/digest.ts";
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from "../../core/oci/media_types.ts";
 import { hostPlatform, type Platform } from "../../core/oci/platform.ts";
-
-const tarStream = await loadTarStream();
 
 /** The layout `buildBusyboxImage()` wrote, with the digests a test may compare against. */
 export interface BusyboxImage {

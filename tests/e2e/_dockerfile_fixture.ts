@@ -12,10 +12,9 @@ import { PluginRegistry } from "../../core/plugin/registry.ts";
 import { type ProgressEvent, RecordingSink } from "../../core/progress/events.ts";
 import { createRegistryClient } from "../../core/registry/client.ts";
 import type { OutputSpec } from "../../core/cli/output_spec.ts";
-import { Buffer, createGunzip, loadTarStream, Readable } from "../../core/deps.ts";
+import { Buffer, createGunzip, Readable } from "../../core/deps.ts";
+import { tarStream } from "../_fixtures/tar_stream.ts";
 import { BUILTIN_PLUGINS } from "../../plugins/builtin.ts";
-
-const tarStream = await loadTarStream();
 
 /** Options for {@link buildContext}. */
 export interface DockerfileBuildOptions {

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { Buffer, gzipSync, join, loadTarStream } from "../../../core/deps.ts";
+import { Buffer, gzipSync, join } from "../../../core/deps.ts";
+import { tarStream } from "../../_fixtures/tar_stream.ts";
 import { type Digest, digestOf } from "../../../core/digest.ts";
 import * as mediaTypes from "../../../core/oci/media_types.ts";
 import { writeImageLayoutArchive } from "../../../core/oci/image_layout.ts";
@@ -22,8 +23,6 @@ import type {
 } from "../../../core/plugin/types.ts";
 import { BlobStore } from "../../../core/store/blobs.ts";
 import { buildBusyboxImage } from "../../_fixtures/busybox_image.ts";
-
-const tarStream = await loadTarStream();
 
 /** Options of {@link createImageContext}. */
 export interface ImageContextOptions {

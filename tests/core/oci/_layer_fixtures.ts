@@ -5,10 +5,9 @@
  * @module
  */
 
-import { createHash, loadTarStream } from "../../../core/deps.ts";
+import { createHash } from "../../../core/deps.ts";
+import { tarStream } from "../../_fixtures/tar_stream.ts";
 import { isOpaque, isWhiteout } from "../../../core/snapshot/whiteout.ts";
-
-const tarStream = await loadTarStream();
 
 /** Creates a temporary directory, passes it to `fn` and removes it afterwards. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

@@ -5,13 +5,12 @@
  * @module
  */
 
-import { Buffer, gzipSync, loadTarStream } from "../../../core/deps.ts";
+import { Buffer, gzipSync } from "../../../core/deps.ts";
+import { tarStream } from "../../_fixtures/tar_stream.ts";
 import { type Digest, digestOf } from "../../../core/digest.ts";
 import * as mediaTypes from "../../../core/oci/media_types.ts";
 import type { Descriptor, ImageArtifact, ImageConfig } from "../../../core/plugin/types.ts";
 import type { BlobStore } from "../../../core/store/blobs.ts";
-
-const tarStream = await loadTarStream();
 
 /** A file of a test layer. */
 export interface TestFile {
