@@ -114,8 +114,6 @@ async function layerFor(
   const packed = packLayer(store.snapshots.diffDir(snapshot.id), {
     compression: "none",
     sourceDateEpoch: epoch,
-    // Compression workers use the second core; only an uncompressed layer leaves it to hashing.
-    offThreadDigest: compression === "none",
   });
   // An uncompressed layer's digest is its diff ID, which the packer computes anyway.
   const blob = compression === "none"

@@ -29,14 +29,6 @@ export interface PackLayerOptions {
    * is documented on those constants.
    */
   level?: number;
-  /**
-   * Hash a large uncompressed tar on a worker, which is faster where no other
-   * worker uses the second core (an uncompressed layer) and costs about 80 MB
-   * more memory at the peak.
-   *
-   * @default false
-   */
-  offThreadDigest?: boolean;
 }
 
 /** Digests, size and warnings of a packed blob, known once its stream has been read to the end. */
@@ -122,7 +114,7 @@ function packDirectory(
   const warnings: string[] = [];
   // Without compression the blob is the tar, so its bytes are hashed only once.
   const isPlainTar = options.compression === "none";
-  const uncompressed = createDigestTap({ offThread: options.offThreadDigest === true });
+  const uncompressed = createDigestTap();
   const compressed = createDigestTap();
   const settings = { sourceDateEpoch: options.sourceDateEpoch, translateWhiteouts, warnings };
   const tar = ReadableStream.from(generateTar(dir, settings)).pipeThrough(uncompressed.transform);

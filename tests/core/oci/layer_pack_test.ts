@@ -389,20 +389,3 @@ Deno.test("packLayer() writes a file the store shares as a separate file at each
     assertEquals(new TextDecoder("latin1").decode(bytes).includes("tsbuild.shared"), false);
   });
 });
-
-Deno.test("packLayer() gives the same digests when a large tar is hashed on a worker", async () => {
-  await withTempDir(async (dir) => {
-    makeDir(dir, "src", 0o755);
-    const block = new Uint8Array(1024 * 1024);
-    for (let i = 0; i < 12; i++) writeFile(`${dir}/src`, `part${i}.bin`, block.fill(i), 0o644);
-
-    const inPlace = await packToBytes(`${dir}/src`, { compression: "none" });
-    const onWorker = await packToBytes(`${dir}/src`, {
-      compression: "none",
-      offThreadDigest: true,
-    });
-
-    assertEquals(onWorker.result.digest, inPlace.result.digest);
-    assertEquals(onWorker.result.diffId, sha256(onWorker.bytes));
-  });
-});
