@@ -13,6 +13,12 @@ import type { TarEntryHeader, TarEntryType } from "./_tar_diff_writer.ts";
 const BLOCK_SIZE = 512;
 const XATTR_PAX_PREFIX = "SCHILY.xattr.";
 const EMPTY = new Uint8Array(0);
+/** Longest name or link target accepted, Linux's PATH_MAX. */
+const MAX_PATH_LENGTH = 4096;
+/** Most bytes of global PAX records kept for the rest of an archive. */
+const MAX_GLOBAL_PAX_SIZE = 64 * 1024;
+/** Global PAX records that apply to later entries; a global path or size would make no sense. */
+const GLOBAL_PAX_KEYS = new Set(["uid", "gid", "mtime"]);
 const utf8 = new TextDecoder();
 
 /** Entry types by their type flag; "0" and NUL also become "directory" when the name ends in "/". */
@@ -162,11 +168,12 @@ function text(block: Uint8Array, offset: number, length: number): string {
 function number(block: Uint8Array, offset: number, length: number, field: string): number {
   const first = block[offset];
   if (first & 0x80) {
-    // Base-256: big-endian two's complement in the remaining bits.
-    const negative = (first & 0x40) !== 0;
+    // Base-256: big-endian two's complement in the remaining bits. No field tsbuild reads may be
+    // negative, and larger values than 2^53 cannot be exact.
+    if (first & 0x40) throw new TarFormatError(`the ${field} field is negative`);
     let value = first & 0x3f;
-    if (negative) value = value - 0x40;
     for (let i = offset + 1; i < offset + length; i++) value = value * 256 + block[i];
+    if (!Number.isSafeInteger(value)) throw new TarFormatError(`the ${field} field is too large`);
     return value;
   }
   let value = 0;
@@ -177,7 +184,7 @@ function number(block: Uint8Array, offset: number, length: number, field: string
     const byte = block[i];
     if (byte === 0 || byte === 0x20) break;
     if (byte < 0x30 || byte > 0x37) {
-      throw new TarFormatError(`invalid tar header: the ${field} field is not an octal number`);
+      throw new TarFormatError(`the ${field} field is not an octal number`);
     }
     value = value * 8 + (byte - 0x30);
   }
@@ -218,9 +225,13 @@ function parsePax(data: Uint8Array): Map<string, Uint8Array<ArrayBuffer>> {
     if (data[offset] === 0) break; // Some writers pad the block with NULs.
     let space = offset;
     while (space < data.length && data[space] !== 0x20) space++;
-    const length = Number(utf8.decode(data.subarray(offset, space)));
+    const digits = utf8.decode(data.subarray(offset, space));
+    const length = Number(digits);
     const end = offset + length;
-    if (!Number.isInteger(length) || space >= data.length || length <= 0 || end > data.length) {
+    if (
+      !/^[0-9]+$/.test(digits) || space >= data.length || length <= space - offset ||
+      end > data.length
+    ) {
       throw new TarFormatError("invalid PAX header: a record length is wrong");
     }
     if (data[end - 1] !== 0x0a) {
@@ -242,6 +253,10 @@ function paxText(records: Map<string, Uint8Array<ArrayBuffer>>, key: string): st
   return value === undefined ? undefined : utf8.decode(value);
 }
 
+/** Decimal forms of the numeric PAX records: whole numbers, and times with a fraction. */
+const PAX_INTEGER = /^[0-9]{1,16}$/;
+const PAX_TIME = /^-?[0-9]{1,16}(\.[0-9]+)?$/;
+
 function paxNumber(
   records: Map<string, Uint8Array<ArrayBuffer>>,
   key: string,
@@ -250,9 +265,14 @@ function paxNumber(
   const value = paxText(records, key);
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  return Number.isFinite(parsed) ? parsed : fallback;
+  if (
+    !(key === "mtime" ? PAX_TIME : PAX_INTEGER).test(value) ||
+    !Number.isSafeInteger(Math.trunc(parsed))
+  ) {
+    throw new TarFormatError(`invalid PAX header: "${key}" is ${JSON.stringify(value)}`);
+  }
+  return parsed;
 }
-
 /** Extensions that apply to the next entry: PAX records and GNU long names. */
 interface Pending {
   pax?: Map<string, Uint8Array<ArrayBuffer>>;
@@ -297,6 +317,21 @@ function decodeHeader(
 
   const name = paxText(pax, "path") ?? pending.longName ??
     (prefix === "" ? stored : `${prefix}/${stored}`);
+  const linkname = paxText(pax, "linkpath") ?? pending.longLink ?? text(block, 157, 100);
+  for (const path of [name, linkname]) {
+    if (path.length > MAX_PATH_LENGTH) {
+      throw new TarFormatError(
+        `the name "${
+          path.slice(0, 64)
+        }..." is ${path.length} characters, more than ${MAX_PATH_LENGTH}`,
+      );
+    }
+  }
+  // Sparse files store a map of holes that only a sparse-aware reader can expand; written as
+  // they are, they would come out at the wrong size or under a placeholder name.
+  if (flag === "S" || [...pax.keys()].some((key) => key.startsWith("GNU.sparse."))) {
+    throw new TarFormatError(`entry "${name}" is a sparse file, which tsbuild cannot unpack`);
+  }
   let type: TarEntryType = ENTRY_TYPES[flag] ?? "unsupported";
   if (type === "file" && flag !== "7" && name.endsWith("/")) type = "directory";
 
@@ -306,7 +341,13 @@ function decodeHeader(
     for (const [key, value] of records) {
       if (!key.startsWith(XATTR_PAX_PREFIX) || seen.has(key)) continue;
       seen.add(key);
-      xattrs.push([key.slice(XATTR_PAX_PREFIX.length), value]);
+      const attribute = key.slice(XATTR_PAX_PREFIX.length);
+      if (attribute === "" || attribute.includes("\0")) {
+        throw new TarFormatError(
+          `entry "${name}" has an invalid extended attribute name ${JSON.stringify(attribute)}`,
+        );
+      }
+      xattrs.push([attribute, value]);
     }
   }
 
@@ -320,7 +361,7 @@ function decodeHeader(
       uid: paxNumber(lookup("uid"), "uid", number(block, 108, 8, "uid")),
       gid: paxNumber(lookup("gid"), "gid", number(block, 116, 8, "gid")),
       mtime: paxNumber(lookup("mtime"), "mtime", number(block, 136, 12, "mtime")),
-      linkname: paxText(pax, "linkpath") ?? pending.longLink ?? text(block, 157, 100),
+      linkname,
       devmajor: number(block, 329, 8, "devmajor"),
       devminor: number(block, 337, 8, "devminor"),
       xattrs,
@@ -371,37 +412,64 @@ async function readEntries(input: ByteReader, onEntry: EntryHandler): Promise<vo
     const offset = input.position;
     const block = await input.readExact(BLOCK_SIZE, `the header at offset ${offset}`);
     // An archive may end at an entry boundary without its two zero blocks.
-    if (block === undefined || isZeroBlock(block)) return;
+    if (block === undefined) return;
+    if (isZeroBlock(block)) {
+      const next = await input.readExact(BLOCK_SIZE, `the end of the archive at offset ${offset}`);
+      if (next === undefined || isZeroBlock(next)) return;
+      throw new TarFormatError(`a lone zero block at offset ${offset} is followed by more data`);
+    }
     if (!checksumMatches(block)) {
       throw new TarFormatError(
         `invalid tar header at offset ${offset}: its checksum does not match; ` +
           "the data may be damaged or still compressed",
       );
     }
-    // POSIX writes "ustar\0" and GNU tar "ustar ".
+    // POSIX writes "ustar\0", GNU tar "ustar ", and the oldest (V7) tars nothing.
     const magic = text(block, 257, 6);
-    if (magic !== "ustar" && magic !== "ustar ") {
+    if (magic !== "ustar" && magic !== "ustar " && magic !== "") {
       throw new TarFormatError(`invalid tar header at offset ${offset}: unknown format`);
     }
 
-    const flag = String.fromCharCode(block[156]);
-    const headerSize = number(block, 124, 12, "size");
-    if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
-      const location = `the extended header at offset ${offset}`;
-      const data = await readMetadata(input, headerSize, location);
-      if (flag === "x") pending.pax = parsePax(data);
-      else if (flag === "g") { for (const [key, value] of parsePax(data)) global.set(key, value); }
-      else if (flag === "L") pending.longName = text(data, 0, data.length);
-      else pending.longLink = text(data, 0, data.length);
-      continue;
+    let entry: TarReadEntry;
+    try {
+      const flag = String.fromCharCode(block[156]);
+      const headerSize = number(block, 124, 12, "size");
+      if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
+        const location = `the extended header at offset ${offset}`;
+        const data = await readMetadata(input, headerSize, location);
+        if (flag === "x") pending.pax = parsePax(data);
+        else if (flag === "g") addGlobalRecords(global, parsePax(data));
+        else if (flag === "L") pending.longName = text(data, 0, data.length);
+        else pending.longLink = text(data, 0, data.length);
+        continue;
+      }
+      entry = decodeHeader(block, pending, global);
+    } catch (error) {
+      if (!(error instanceof TarFormatError) || error.message.includes(" offset ")) throw error;
+      throw new TarFormatError(`${error.message}, in the header at offset ${offset}`);
     }
-
-    const entry = decodeHeader(block, pending, global);
     pending = {};
     const location = `entry "${entry.header.name}"`;
     const start = input.position;
     await onEntry(entry.header, input.slices(entry.size, location));
     // Whatever the handler left unread, then the padding to the next block.
     await input.skip(entry.size - (input.position - start) + padding(entry.size), location);
+  }
+}
+
+/** Keeps the global records later entries use, within {@linkcode MAX_GLOBAL_PAX_SIZE}. */
+function addGlobalRecords(
+  global: Map<string, Uint8Array<ArrayBuffer>>,
+  records: Map<string, Uint8Array<ArrayBuffer>>,
+): void {
+  for (const [key, value] of records) {
+    if (GLOBAL_PAX_KEYS.has(key) || key.startsWith(XATTR_PAX_PREFIX)) global.set(key, value);
+  }
+  let size = 0;
+  for (const [key, value] of global) size += key.length + value.length;
+  if (size > MAX_GLOBAL_PAX_SIZE) {
+    throw new TarFormatError(
+      `global PAX headers hold ${size} bytes of records, more than ${MAX_GLOBAL_PAX_SIZE}`,
+    );
   }
 }

@@ -65,16 +65,20 @@ export async function unpackIfArchive(
       const written = await writeEntry(dest, header, body, options);
       if (written && header.type === "directory") directories.push({ path: written, header });
     });
+    // Directory times are set last, since writing their entries changed them. A later entry may
+    // have put a symlink in a directory's place or above it, so each path is resolved again and
+    // only a directory still reached the same way gets its time.
+    for (const { path, header } of directories.reverse()) {
+      const current = await scopedPath(dest, path.slice(dest.length + 1));
+      if (current !== path || !(await lstatOrUndefined(path))?.isDirectory) continue;
+      await Deno.utime(path, header.mtime, header.mtime);
+    }
   } catch (error) {
     if (error instanceof NotFoundError || error instanceof InvalidInputError) throw error;
     throw new InvalidInputError(
       `Failed to extract "${file.slice(file.lastIndexOf("/") + 1)}": ${(error as Error).message}`,
       { cause: error },
     );
-  }
-  // Directory times are set last, since writing their entries changed them.
-  for (const { path, header } of directories.reverse()) {
-    await Deno.utime(path, header.mtime, header.mtime);
   }
   return true;
 }
@@ -189,6 +193,14 @@ async function writeEntry(
     return undefined;
   }
   const path = await scopedPath(dest, name);
+  if (path === dest) {
+    // A name such as ".." or "a/.." means the destination itself, which an entry never replaces.
+    if (header.type !== "directory") {
+      throw new Error(`entry "${header.name}" would replace the destination directory itself`);
+    }
+    await drain(body);
+    return undefined;
+  }
   await mkdirParents(path.slice(0, path.lastIndexOf("/")), options);
   const existing = await lstatOrUndefined(path);
   if (existing && !(existing.isDirectory && header.type === "directory")) {

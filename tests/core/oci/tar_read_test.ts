@@ -3,6 +3,7 @@ import { CancelledError } from "../../../core/errors.ts";
 import { extractEntries } from "../../../core/oci/_tar_read.ts";
 import type { TarEntryHeader } from "../../../core/oci/_tar_diff_writer.ts";
 import { run, streamOf, withTempDir } from "./_layer_fixtures.ts";
+import { concat, headerBlock, padded, paxRecord } from "./_tar_blocks.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -27,48 +28,6 @@ async function readAll(tar: Uint8Array, chunkSize = 4096): Promise<ReadEntry[]> 
 async function gnuTar(dir: string, format: string, paths: string[], flags: string[] = []) {
   await run("tar", ["-C", dir, `--format=${format}`, ...flags, "-cf", `${dir}.tar`, ...paths]);
   return await Deno.readFile(`${dir}.tar`);
-}
-
-/** Encodes one ustar header block, for archives that no tar program writes. */
-function headerBlock(name: string, flag: string, size: number): Uint8Array {
-  const block = new Uint8Array(512);
-  const field = (offset: number, text: string) => block.set(encoder.encode(text), offset);
-  field(0, name);
-  field(100, "0000644\0");
-  field(108, "0000000\0");
-  field(116, "0000000\0");
-  field(124, `${size.toString(8).padStart(11, "0")}\0`);
-  field(136, "00000000000\0");
-  field(156, flag);
-  field(257, "ustar\u000000");
-  block.fill(0x20, 148, 156);
-  const sum = block.reduce((total, byte) => total + byte, 0);
-  field(148, `${sum.toString(8).padStart(6, "0")}\0 `);
-  return block;
-}
-
-function padded(data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil(data.length / 512) * 512);
-  out.set(data);
-  return out;
-}
-
-/** Encodes a PAX record "LENGTH KEY=VALUE\n" whose value may be binary. */
-function paxRecord(key: string, value: Uint8Array): Uint8Array {
-  const rest = encoder.encode(` ${key}=`).length + value.length + 1;
-  let length = rest + 1;
-  while (String(length).length + rest !== length) length++;
-  return concat([encoder.encode(`${length} ${key}=`), value, encoder.encode("\n")]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 Deno.test("extractEntries() reads GNU long names, long link targets and base-256 owners", async () => {
@@ -235,4 +194,101 @@ Deno.test("extractEntries() stops with CancelledError when its signal aborts", a
   }, controller.signal);
 
   await assertRejects(() => reading, CancelledError);
+});
+
+/** Sets the size field of a header block to a base-256 value and fixes its checksum. */
+function withBase256Size(block: Uint8Array, bytes: number[]): Uint8Array {
+  block.set(bytes, 124);
+  block.fill(0x20, 148, 156);
+  const sum = block.reduce((total, byte) => total + byte, 0);
+  block.set(encoder.encode(`${sum.toString(8).padStart(6, "0")}\0 `), 148);
+  return block;
+}
+
+Deno.test("extractEntries() rejects negative and malformed sizes", async () => {
+  const negative = withBase256Size(headerBlock("neg", "0", 0), [0xff, ...new Array(11).fill(0xff)]);
+  const negativeError = await assertRejects(() =>
+    readAll(concat([negative, new Uint8Array(1024)]))
+  );
+  assertEquals(negativeError.message, "the size field is negative, in the header at offset 0");
+
+  for (const size of ["-1024", "1.5", "", "1e3"]) {
+    const records = paxRecord("size", encoder.encode(size));
+    const tar = concat([
+      headerBlock("PaxHeaders/a", "x", records.length),
+      padded(records),
+      headerBlock("a", "0", 1024),
+      new Uint8Array(1024),
+      new Uint8Array(1024),
+    ]);
+    const error = await assertRejects(() => readAll(tar));
+    assertEquals(
+      error.message,
+      `invalid PAX header: "size" is ${JSON.stringify(size)}, in the header at offset 1024`,
+    );
+  }
+});
+
+Deno.test("extractEntries() rejects a lone zero block followed by entries", async () => {
+  const tar = concat([
+    headerBlock("first", "0", 0),
+    new Uint8Array(512),
+    headerBlock("hidden", "0", 0),
+    new Uint8Array(1024),
+  ]);
+
+  const error = await assertRejects(() => readAll(tar));
+
+  assertEquals(error.message, "a lone zero block at offset 512 is followed by more data");
+});
+
+Deno.test("extractEntries() reads V7 archives and rejects sparse files", async () => {
+  await withTempDir(async (dir) => {
+    const tree = `${dir}/tree`;
+    Deno.mkdirSync(tree);
+    Deno.writeTextFileSync(`${tree}/old`, "v7");
+    const v7 = await readAll(await gnuTar(tree, "v7", ["old"]));
+    assertEquals(v7.map((entry) => [entry.header.name, entry.data]), [["old", "v7"]]);
+
+    using file = Deno.openSync(`${tree}/holes`, { write: true, create: true });
+    file.truncateSync(1024 * 1024);
+    file.writeSync(encoder.encode("data"));
+    for (const format of ["gnu", "posix"]) {
+      const sparse = await gnuTar(tree, format, ["holes"], ["--sparse"]);
+      const error = await assertRejects(() => readAll(sparse));
+      assertStringIncludes(error.message, "is a sparse file, which tsbuild cannot unpack");
+    }
+  });
+});
+
+Deno.test("extractEntries() bounds names and global PAX records", async () => {
+  const longName = encoder.encode(`${"d/".repeat(3000)}f\0`);
+  const tooLong = concat([
+    headerBlock("././@LongLink", "L", longName.length),
+    padded(longName),
+    headerBlock("f", "0", 0),
+    new Uint8Array(1024),
+  ]);
+  const nameError = await assertRejects(() => readAll(tooLong));
+  assertStringIncludes(nameError.message, "is 6001 characters, more than 4096");
+
+  const value = new Uint8Array(40 * 1024).fill(0x61);
+  const globals = [1, 2].map((index) => paxRecord(`SCHILY.xattr.user.v${index}`, value));
+  const tooMuch = concat([
+    ...globals.flatMap((records) => [headerBlock("g", "g", records.length), padded(records)]),
+    headerBlock("f", "0", 0),
+    new Uint8Array(1024),
+  ]);
+  const globalError = await assertRejects(() => readAll(tooMuch));
+  assertStringIncludes(globalError.message, "global PAX headers hold");
+
+  const nulName = paxRecord("SCHILY.xattr.trusted.overlay\0.opaque", encoder.encode("y"));
+  const badXattr = concat([
+    headerBlock("PaxHeaders/f", "x", nulName.length),
+    padded(nulName),
+    headerBlock("f", "0", 0),
+    new Uint8Array(1024),
+  ]);
+  const xattrError = await assertRejects(() => readAll(badXattr));
+  assertStringIncludes(xattrError.message, "has an invalid extended attribute name");
 });
