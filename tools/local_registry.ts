@@ -16,7 +16,27 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   Deno.exit(2);
 }
 
-const registry = await startRegistry({ port });
+// The registry's own bind error comes only after the push would have gone to whatever already
+// listens there, so the port is checked first.
+try {
+  Deno.listen({ hostname: "127.0.0.1", port }).close();
+} catch (error) {
+  if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+  console.error(
+    `Port ${port} on 127.0.0.1 is in use; pass another: deno task registry ${
+      port === 5000 ? 5001 : 5000
+    }`,
+  );
+  Deno.exit(1);
+}
+
+let registry;
+try {
+  registry = await startRegistry({ port });
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  Deno.exit(1);
+}
 const digest = await pushBusybox(registry.host, "busybox:1");
 console.log(`Registry listening on ${registry.host}, with ${registry.host}/busybox:1 (${digest})`);
 console.log("Press Ctrl-C to stop it.");

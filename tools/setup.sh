@@ -23,8 +23,19 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 if [[ "$(deno --version 2>/dev/null | head -n 1)" != "deno ${DENO_VERSION} "* ]]; then
+  if ! command -v npm >/dev/null; then
+    echo "==> Installing npm from Debian, to install Deno"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
   echo "==> Installing Deno ${DENO_VERSION} from npm"
   as_root npm install -g --no-fund --no-audit "deno@${DENO_VERSION}"
+  if [[ "$(deno --version 2>/dev/null | head -n 1)" != "deno ${DENO_VERSION} "* ]]; then
+    echo "error: Deno ${DENO_VERSION} is not on PATH after installing it with npm" >&2
+    echo "       (npm's global bin directory is $(npm prefix -g)/bin)" >&2
+    exit 1
+  fi
 fi
 
 echo "==> Deno ${DENO_VERSION}, runc, containerd, docker-registry, skopeo, git and busybox are installed"

@@ -190,6 +190,12 @@ export async function runBuildCommand(
 ): Promise<number> {
   const args = parseArgs(argv, BUILD_FLAGS);
   const request = resolveBuildRequest(args);
+  if (Deno.build.os === "linux" && Deno.uid() !== 0) {
+    throw new InvalidInputError(
+      "tsbuild build needs root: layers keep their files' owners, and runc and overlay mounts " +
+        "need it too. Run it as root, for example with sudo",
+    );
+  }
   await using _loaded = await loadProjectPlugins(pluginFlags(args), plugins);
   const root = storeRoot(flagValue(args, "root"));
   const abort = new AbortController();
@@ -310,6 +316,16 @@ export function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   }
   const { locals, remoteLocals } = parseLocals(flagValues(args, "local"));
   const context = args.positionals[0];
+  if (context === "-") {
+    throw new InvalidInputError(
+      "Reading the build context from standard input is not supported: pass a directory or a git URL",
+    );
+  }
+  if (context?.startsWith("file://")) {
+    throw new InvalidInputError(
+      `file:// contexts are not supported ("${context}"): pass the directory as a path, or a git URL`,
+    );
+  }
   if (context !== undefined && isGitContext(context)) {
     remoteLocals.context = gitContextIdentifier(context);
     delete locals.context;
@@ -319,6 +335,11 @@ export function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   }
 
   const file = flagValue(args, "file");
+  if (file === "-") {
+    throw new InvalidInputError(
+      "Reading the Dockerfile from standard input (-f -) is not supported: pass its path",
+    );
+  }
   const frontendOptions = parseKeyValues(flagValues(args, "opt"), "--opt");
   if (file !== undefined && remoteLocals.context && !locals.dockerfile && !isFile(file)) {
     // As with buildx: with a git context, -f reads a local file when there is one,
@@ -347,6 +368,8 @@ export function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   if (platformFlag) frontendOptions.platform = platformFlag;
 
   let frontend = flagValue(args, "frontend");
+  // buildctl names the Dockerfile frontend "dockerfile.v0".
+  if (frontend === "dockerfile.v0") frontend = "dockerfile";
   if (!frontend) {
     // A definition piped in with no Dockerfile or context named means a build program's output.
     const piped = !Deno.stdin.isTerminal() && file === undefined && !locals.context &&

@@ -32,7 +32,7 @@ async function onBuild(
   );
   if (bytes.length === 0) {
     throw new TypeError(
-      "Failed to read the build definition: standard input was empty (did the program writing it fail?)",
+      "Failed to read the build definition: standard input was empty (did the program writing it fail, or is the build context missing? tsbuild build [flags] DIR)",
     );
   }
   return { definition: decodeDefinition(bytes, "the build definition from standard input") };

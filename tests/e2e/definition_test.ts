@@ -175,7 +175,7 @@ Deno.test("definition: dump-definition rejects an empty standard input", async (
   assertEquals(result.code, 1);
   assertEquals(
     result.stderr.trim(),
-    "ERROR: Failed to read the build definition: standard input was empty (did the program writing it fail?)",
+    "ERROR: Failed to read the build definition: standard input was empty (did the program writing it fail, or is the build context missing? tsbuild build [flags] DIR)",
   );
 });
 

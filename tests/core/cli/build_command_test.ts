@@ -5,8 +5,13 @@
  * @module
  */
 
-import { assertEquals, assertRejects } from "../../_assert.ts";
-import { loadProjectPlugins } from "../../../core/cli/build_command.ts";
+import { assertEquals, assertRejects, assertThrows } from "../../_assert.ts";
+import {
+  BUILD_FLAGS,
+  loadProjectPlugins,
+  resolveBuildRequest,
+} from "../../../core/cli/build_command.ts";
+import { parseArgs } from "../../../core/cli/args.ts";
 import { InvalidInputError } from "../../../core/errors.ts";
 import { PluginRegistry } from "../../../core/plugin/registry.ts";
 
@@ -54,4 +59,27 @@ Deno.test("loadProjectPlugins() checks --plugin-allow without plugins", async ()
       `Invalid --plugin-allow "sys=all": unknown permission "sys" (expected read, write, net, run, env)`,
     );
   });
+});
+
+Deno.test("resolveBuildRequest() rejects contexts and Dockerfiles read from stdin", () => {
+  const cases: [string[], string][] = [
+    [["-"], "Reading the build context from standard input is not supported"],
+    [["-f", "-", "."], "Reading the Dockerfile from standard input (-f -) is not supported"],
+    [["file:///srv/app"], "file:// contexts are not supported"],
+  ];
+  for (const [argv, message] of cases) {
+    assertThrows(
+      () => resolveBuildRequest(parseArgs(argv, BUILD_FLAGS)),
+      InvalidInputError,
+      message,
+    );
+  }
+});
+
+Deno.test("resolveBuildRequest() takes buildctl's dockerfile.v0 as the Dockerfile frontend", () => {
+  const request = resolveBuildRequest(
+    parseArgs(["--frontend", "dockerfile.v0", "--local", "context=."], BUILD_FLAGS),
+  );
+
+  assertEquals(request.frontend, "dockerfile");
 });
