@@ -60,7 +60,13 @@ export const BUILD_FLAGS: FlagSpec[] = [
     multiple: true,
     placeholder: "SPEC",
     description:
-      "Export the result: type=oci|docker|local|tar,dest=PATH[,key=value], type=image,name=NAME[,unpack=true] (containerd), or a directory",
+      "Export the result: type=oci|docker|local|tar,dest=PATH[,key=value], type=image,name=NAME[,unpack=true] (containerd), type=registry[,name=NAME], or a directory",
+  },
+  {
+    name: "push",
+    boolean: true,
+    description:
+      "Push the image to its registry under the -t names (same as --output type=registry)",
   },
   {
     name: "exporter",
@@ -383,6 +389,7 @@ export function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   }
 
   const outputs = flagValues(args, "output").map(parseOutputSpec);
+  if (flagEnabled(args, "push")) outputs.push({ type: "registry", attrs: {} });
   const exporter = flagValue(args, "exporter");
   if (exporter) outputs.push(parseExporterFlags(exporter, flagValues(args, "exporter-opt")));
   const names = flagValues(args, "tag");

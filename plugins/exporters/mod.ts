@@ -1,5 +1,5 @@
 /**
- * tsbuild's built-in exporters as one plugin: `oci`, `docker`, `local` and `tar`, selected with
+ * tsbuild's built-in exporters as one plugin: `oci`, `docker`, `local`, `tar` and `registry`, selected with
  * `--output type=NAME,...`.
  *
  * @example Listing the exporters
@@ -7,7 +7,7 @@
  * import builtinExporters from "./mod.ts";
  *
  * const names = builtinExporters.exporters?.map((exporter) => exporter.name);
- * // ["oci", "docker", "local", "tar"]
+ * // ["oci", "docker", "local", "tar", "registry"]
  * ```
  *
  * @module
@@ -17,6 +17,7 @@ import type { Plugin } from "../../core/plugin/types.ts";
 import { dockerExporter } from "./docker.ts";
 import { localExporter } from "./local.ts";
 import { ociExporter } from "./oci.ts";
+import { registryExporter } from "./registry.ts";
 import { tarExporter } from "./tar.ts";
 
 /** The built-in exporters plugin. */
@@ -25,7 +26,7 @@ const builtinExporters: Plugin = {
   // literal because plugins import only types from core.
   apiVersion: 1,
   name: "builtin-exporters",
-  exporters: [ociExporter, dockerExporter, localExporter, tarExporter],
+  exporters: [ociExporter, dockerExporter, localExporter, tarExporter, registryExporter],
 };
 
 export default builtinExporters;
