@@ -5,7 +5,6 @@
  * @module
  */
 
-import { nodeFsPromises } from "../deps.ts";
 import { packTree } from "../oci/layer_pack.ts";
 import { createPluginContext, type PluginContextOptions } from "../plugin/context.ts";
 import type { BuildResult, ExporterContext, Platform } from "../plugin/types.ts";
@@ -14,6 +13,7 @@ import { NotFoundError } from "../errors.ts";
 import { materialize } from "../snapshot/materialize.ts";
 import { lowerDirsOf, withReadonlyView } from "../solver/_views.ts";
 import { buildImage } from "./build_image.ts";
+import { lutimes } from "../fs/link_metadata.ts";
 
 /** Options for {@link createExporterContext}. */
 export interface ExporterContextOptions extends PluginContextOptions {
@@ -84,8 +84,8 @@ async function clampTimes(dir: string, epoch: number): Promise<void> {
     const path = `${dir}/${entry.name}`;
     if (entry.isDirectory) await clampTimes(path, epoch);
     const info = await Deno.lstat(path);
-    if (info.mtime && info.mtime > limit) await nodeFsPromises.lutimes(path, limit, limit);
+    if (info.mtime && info.mtime > limit) lutimes(path, limit, limit);
   }
   const info = await Deno.lstat(dir);
-  if (info.mtime && info.mtime > limit) await nodeFsPromises.lutimes(dir, limit, limit);
+  if (info.mtime && info.mtime > limit) lutimes(dir, limit, limit);
 }

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { nodeFs } from "../deps.ts";
 import { NotFoundError, PathEscapeError } from "../errors.ts";
 import { createWhiteout, isWhiteout, markOpaque } from "../snapshot/whiteout.ts";
 import { findInLowers } from "./_tar_lower.ts";
@@ -21,6 +20,7 @@ import {
   writeXattr,
 } from "./_tar_libc.ts";
 import { cleanEntryPath, joinRoot, parentPath, parseWhiteout } from "./_tar_paths.ts";
+import { lchown, lutimes } from "../fs/link_metadata.ts";
 
 /** Entry types the writer creates; "unsupported" stands for any other tar type flag. */
 export type TarEntryType =
@@ -229,8 +229,8 @@ export class DiffWriter {
   #writeSymlink(path: string, header: TarEntryHeader): void {
     const target = joinRoot(this.#root, path);
     this.#create(path, () => Deno.symlinkSync(header.linkname, target));
-    nodeFs.lchownSync(target, header.uid, header.gid);
-    nodeFs.lutimesSync(target, header.mtime, header.mtime);
+    lchown(target, header.uid, header.gid);
+    lutimes(target, header.mtime, header.mtime);
     this.#applyXattrs(target, header);
   }
 
@@ -317,9 +317,9 @@ export class DiffWriter {
     }
 
     const mtime = (info.mtime?.getTime() ?? 0) / 1000;
-    nodeFs.lchownSync(target, info.uid ?? 0, info.gid ?? 0);
+    lchown(target, info.uid ?? 0, info.gid ?? 0);
     if (!info.isSymlink) Deno.chmodSync(target, (info.mode ?? 0) & 0o7777);
-    nodeFs.lutimesSync(target, mtime, mtime);
+    lutimes(target, mtime, mtime);
     for (const name of listXattrs(lower.path)) {
       const value = readXattr(lower.path, name);
       if (value !== undefined && !name.startsWith(OVERLAY_XATTR_PREFIX)) {

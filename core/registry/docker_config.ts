@@ -4,8 +4,9 @@
  * @module
  */
 
-import { homedir, join } from "../deps.ts";
+import { join } from "../deps.ts";
 import { InvalidInputError } from "../errors.ts";
+import { homeDirectory } from "../fs/home.ts";
 
 /** A user name and password (or access token) for one registry. */
 export interface RegistryCredentials {
@@ -21,7 +22,7 @@ export type CredentialMap = Map<string, RegistryCredentials>;
  * is set, and in ~/.docker otherwise.
  */
 export function defaultDockerConfigPath(): string {
-  const folder = Deno.env.get("DOCKER_CONFIG") || join(homedir(), ".docker");
+  const folder = Deno.env.get("DOCKER_CONFIG") || join(homeDirectory(), ".docker");
   return join(folder, "config.json");
 }
 

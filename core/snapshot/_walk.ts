@@ -5,8 +5,9 @@
  * @module
  */
 
-import { join, nodeFs } from "../deps.ts";
+import { join } from "../deps.ts";
 import { isOpaque, isWhiteout } from "./whiteout.ts";
+import { lchown, lutimes } from "../fs/link_metadata.ts";
 
 /** One entry of the merged view: the top-most layer's copy of a path. */
 export interface MergedEntry {
@@ -139,8 +140,8 @@ export async function copyNode(
 
   if (info.isSymlink) {
     await Deno.symlink(await Deno.readLink(source), destination);
-    nodeFs.lchownSync(destination, info.uid ?? 0, info.gid ?? 0);
-    if (info.atime && info.mtime) nodeFs.lutimesSync(destination, info.atime, info.mtime);
+    lchown(destination, info.uid ?? 0, info.gid ?? 0);
+    if (info.atime && info.mtime) lutimes(destination, info.atime, info.mtime);
     return;
   }
 

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { nodeFsPromises } from "../deps.ts";
 import { NotFoundError } from "../errors.ts";
 import type { FileActionCopy } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
 import { type OwnerIds, resolveOwner } from "./_owner.ts";
@@ -14,6 +13,7 @@ import { expandWildcard, hasWildcard, scopedPath } from "../fs/scoped_path.ts";
 import { isSharedFile } from "../fs/shared_file.ts";
 import { createPathMatcher, type PathMatcher } from "../fs/path_matcher.ts";
 import { unpackIfArchive } from "./_unpack.ts";
+import { lchown, lutimes } from "../fs/link_metadata.ts";
 
 interface CopySettings {
   owner?: OwnerIds;
@@ -267,7 +267,7 @@ async function applyMetadata(
 ): Promise<void> {
   const uid = settings.owner?.uid ?? info.uid ?? 0;
   const gid = settings.owner?.gid ?? info.gid ?? 0;
-  await nodeFsPromises.lchown(dest, uid, gid);
+  lchown(dest, uid, gid);
   if (!info.isSymlink) {
     const mode = settings.mode || ((info.mode ?? 0o644) & 0o7777);
     await Deno.chmod(dest, mode);
@@ -276,7 +276,7 @@ async function applyMetadata(
 }
 
 async function applyTimes(dest: string, info: Deno.FileInfo): Promise<void> {
-  if (info.mtime) await nodeFsPromises.lutimes(dest, info.atime ?? info.mtime, info.mtime);
+  if (info.mtime) lutimes(dest, info.atime ?? info.mtime, info.mtime);
 }
 
 // Missing parents get the copy's owner and, as in BuildKit, its mode when one is set.

@@ -13,7 +13,6 @@
  */
 
 import { yieldToEventLoop } from "../event_loop.ts";
-import { nodeFs } from "../deps.ts";
 import type { FileActionCopy, FileOp } from "../graph/gen/tsbuild/graph/v1/definition_pb.ts";
 import { hasWildcard, scopedPath } from "../fs/scoped_path.ts";
 import { markOpaque } from "../snapshot/whiteout.ts";
@@ -21,6 +20,7 @@ import type { ActiveSnapshot } from "../store/snapshots.ts";
 import type { RunContext } from "./_run_context.ts";
 import { lowerDirsOf, withReadonlyView } from "./_views.ts";
 import type { VertexResult } from "./solver.ts";
+import { lchown, lutimes } from "../fs/link_metadata.ts";
 
 /** Snapshot kinds whose diff contains plain files that no overlay wrote, so linking them is safe. */
 const LINKABLE_KINDS = new Set(["local"]);
@@ -194,8 +194,8 @@ class TreeLinker {
       else if (info.isFile) this.#file(from, to, info);
       else if (info.isSymlink) {
         Deno.symlinkSync(Deno.readLinkSync(from), to);
-        nodeFs.lchownSync(to, info.uid ?? 0, info.gid ?? 0);
-        if (info.mtime) nodeFs.lutimesSync(to, info.atime ?? info.mtime, info.mtime);
+        lchown(to, info.uid ?? 0, info.gid ?? 0);
+        if (info.mtime) lutimes(to, info.atime ?? info.mtime, info.mtime);
       }
       // NOTE: whiteouts, sockets, FIFOs and device nodes are not copied, as in `_copy.ts`.
     }

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { nodeFsPromises } from "../deps.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { decompressStream } from "../oci/compression.ts";
 // NOTE: the tar reader is private to core/oci; it is shared here rather than duplicated.
@@ -13,6 +12,7 @@ import { extractEntries } from "../oci/_tar_read.ts";
 import type { TarEntryHeader } from "../oci/_tar_diff_writer.ts";
 import { scopedPath } from "../fs/scoped_path.ts";
 import type { OwnerIds } from "./_owner.ts";
+import { lchown, lutimes } from "../fs/link_metadata.ts";
 
 type ArchiveCompression = "none" | "gzip" | "zstd" | "bzip2" | "xz";
 
@@ -240,9 +240,9 @@ async function writeFile(path: string, body: AsyncIterable<Uint8Array>): Promise
 async function applyHeader(path: string, header: TarEntryHeader, options: UnpackOptions) {
   const uid = options.owner?.uid ?? header.uid;
   const gid = options.owner?.gid ?? header.gid;
-  await nodeFsPromises.lchown(path, uid, gid);
+  lchown(path, uid, gid);
   if (header.type === "symlink") {
-    await nodeFsPromises.lutimes(path, header.mtime, header.mtime);
+    lutimes(path, header.mtime, header.mtime);
     return;
   }
   // chown clears the set-user-ID and set-group-ID bits, so the mode comes after it.

@@ -6,11 +6,12 @@
  */
 
 import { processExists } from "../fs/process_exists.ts";
-import { homedir, randomBytes } from "../deps.ts";
+import { randomBytes } from "../deps.ts";
 import { InvalidInputError } from "../errors.ts";
 import { BlobStore } from "./blobs.ts";
 import { CacheIndex } from "./cache_index.ts";
 import { SnapshotStore } from "./snapshots.ts";
+import { homeDirectory } from "../fs/home.ts";
 
 /** Options for {@link openStore}. */
 export interface StoreOptions {
@@ -35,7 +36,7 @@ export interface Store extends AsyncDisposable {
 export function defaultStoreRoot(): string {
   const fromEnv = Deno.env.get("TSBUILD_ROOT");
   if (fromEnv) return fromEnv;
-  const cacheHome = Deno.env.get("XDG_CACHE_HOME") || `${homedir()}/.cache`;
+  const cacheHome = Deno.env.get("XDG_CACHE_HOME") || `${homeDirectory()}/.cache`;
   return `${cacheHome}/tsbuild`;
 }
 

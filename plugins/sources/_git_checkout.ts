@@ -5,10 +5,11 @@
  * @module
  */
 
-import { join, nodeFs } from "../../core/deps.ts";
+import { join } from "../../core/deps.ts";
 import { NotFoundError, PathEscapeError } from "../../core/errors.ts";
 import { parseCommit, parseTree } from "./_git_objects.ts";
 import type { PackReader } from "./_git_pack.ts";
+import { lutimes } from "../../core/fs/link_metadata.ts";
 
 /** Options for {@link checkoutCommit}. */
 export interface CheckoutOptions {
@@ -152,7 +153,7 @@ function writeLeaf(job: TreeJob, options: CheckoutOptions, time: Date): CheckedO
   const blob = options.reader.readTyped(job.oid, "blob");
   if (job.mode === 0o120000) {
     Deno.symlinkSync(new TextDecoder().decode(blob), full);
-    nodeFs.lutimesSync(full, time, time);
+    lutimes(full, time, time);
     return { path: job.path, mode: job.mode, oid: job.oid, size: blob.byteLength };
   }
   // Git records only whether a file is executable, and old trees may record 100664.

@@ -9,11 +9,14 @@
 
 import { isomorphicGit } from "./_git_library.ts";
 import type { HttpClient } from "isomorphic-git";
-import { join, nodeFs } from "../../core/deps.ts";
+import { join, loadNodeFs } from "../../core/deps.ts";
 import { fetchPackV2, FetchRefusedError } from "./_git_fetch_v2.ts";
 import { listPacks } from "./_git_pack_check.ts";
 import { parsePackIndex } from "./_git_pack.ts";
 import { readShallow } from "./_git_repository.ts";
+
+// This module loads only with the git source, so Node's fs module can load with it.
+const nodeFs = await loadNodeFs();
 
 /** Settings of a fetch: the remote, its HTTP client and a progress callback. */
 export interface FetchOptions {

@@ -6,12 +6,13 @@
  * @module
  */
 
-import { join, nodeFsPromises } from "../../core/deps.ts";
+import { join } from "../../core/deps.ts";
 import type { CheckoutResult } from "./_git_checkout.ts";
 import { encodeIndex } from "./_git_index.ts";
 import { parseCommit } from "./_git_objects.ts";
 import type { PackReader } from "./_git_pack.ts";
 import { writePack } from "./_git_pack_write.ts";
+import { lutimes } from "../../core/fs/link_metadata.ts";
 
 /** Options for {@link writeGitDir}. */
 export interface GitDirOptions {
@@ -77,7 +78,7 @@ async function stampTree(dir: string, time: Date): Promise<void> {
   for await (const entry of Deno.readDir(dir)) {
     const path = join(dir, entry.name);
     if (entry.isDirectory) await stampTree(path, time);
-    await nodeFsPromises.lutimes(path, time, time);
+    lutimes(path, time, time);
   }
   await Deno.utime(dir, time, time);
 }

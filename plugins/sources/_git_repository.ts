@@ -20,9 +20,12 @@
  */
 
 import { isomorphicGit } from "./_git_library.ts";
-import { join, nodeFs, randomBytes } from "../../core/deps.ts";
+import { join, loadNodeFs, randomBytes } from "../../core/deps.ts";
 import { listPacks } from "./_git_pack_check.ts";
 import { repositoryKey } from "./_git_url.ts";
+
+// This module loads only with the git source, so Node's fs module can load with it.
+const nodeFs = await loadNodeFs();
 
 const COMMIT_REFS = "refs/tsbuild/commits";
 

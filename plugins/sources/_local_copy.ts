@@ -8,7 +8,6 @@
  * @module
  */
 
-import { nodeFs } from "../../core/deps.ts";
 import { markSharedFile } from "../../core/fs/shared_file.ts";
 import { DigestMismatchError, InvalidInputError } from "../../core/errors.ts";
 import { type FileStore, fileStoreKey } from "./_local_file_store.ts";
@@ -18,6 +17,7 @@ import { isSettled } from "./_local_record.ts";
 import { fdPath, type LocalStat, lstatLocal, statFd } from "./_local_stat.ts";
 import { closeDescriptor, descriptorsAvailable, openFileAt } from "./_local_fd.ts";
 import type { DirectoryEntry, FileEntry, TreeEntry } from "./_local_tree.ts";
+import { lchown, lutimes } from "../../core/fs/link_metadata.ts";
 
 /** Options for {@link copyTree}. */
 export interface CopyTreeOptions {
@@ -54,7 +54,7 @@ export async function copyTree(
 ): Promise<CopyCounts> {
   const copier = new TreeCopier(sourceRoot, diffDir, options);
   await copier.children(tree, "");
-  nodeFs.lchownSync(diffDir, 0, 0);
+  lchown(diffDir, 0, 0);
   Deno.chmodSync(diffDir, tree.mode);
   return copier.counts;
 }
@@ -204,8 +204,8 @@ function matchesScan(entry: FileEntry, info: LocalStat, stampMs: number): boolea
 function setMetadata(dest: string, entry: TreeEntry): void {
   const mtime = new Date(entry.mtimeMs);
   if (entry.kind === "symlink") {
-    nodeFs.lchownSync(dest, 0, 0);
-    nodeFs.lutimesSync(dest, mtime, mtime);
+    lchown(dest, 0, 0);
+    lutimes(dest, mtime, mtime);
     return;
   }
   Deno.chownSync(dest, 0, 0);

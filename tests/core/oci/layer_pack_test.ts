@@ -6,7 +6,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "../../_assert.ts";
-import { nodeFs } from "../../../core/deps.ts";
+import { lutimes } from "../../../core/fs/link_metadata.ts";
 import { CancelledError } from "../../../core/errors.ts";
 import { packLayer, packTree } from "../../../core/oci/layer_pack.ts";
 import type { PackLayerOptions } from "../../../core/oci/layer_pack.ts";
@@ -54,7 +54,7 @@ function setAllTimes(root: string, seconds: number) {
     const path = `${root}/${name}`;
     const info = Deno.lstatSync(path);
     if (info.isDirectory) setAllTimes(path, seconds);
-    nodeFs.lutimesSync(path, seconds, seconds);
+    lutimes(path, seconds, seconds);
   }
 }
 
