@@ -26,6 +26,7 @@ import { RecordingSink } from "../core/progress/events.ts";
 import { openStore } from "../core/store/store.ts";
 import { gitSource } from "../plugins/sources/git.ts";
 import { type GitServer, startGitServer } from "../tests/_fixtures/git_server.ts";
+import { TSBUILD_DENO_FLAGS } from "../tools/deno_flags.ts";
 
 const FILES = 2000;
 const COMMITS = 200;
@@ -206,8 +207,7 @@ async function timeCachedBuilds(
   const build = () =>
     run(Deno.execPath(), [
       "run",
-      "--allow-all",
-      "--unstable-worker-options",
+      ...TSBUILD_DENO_FLAGS,
       "--config",
       CONFIG,
       CLI,
@@ -227,8 +227,7 @@ async function timeCachedBuilds(
     () =>
       run(Deno.execPath(), [
         "run",
-        "--allow-all",
-        "--unstable-worker-options",
+        ...TSBUILD_DENO_FLAGS,
         "--config",
         CONFIG,
         CLI,

@@ -22,6 +22,7 @@
 
 import { exitOnHelp } from "./compare/help.ts";
 import { join } from "../core/deps.ts";
+import { TSBUILD_DENO_FLAGS } from "../tools/deno_flags.ts";
 import { pushBusybox } from "../tests/_fixtures/push_busybox.ts";
 import { startRegistry } from "../tests/_fixtures/registry.ts";
 import { startBuildah } from "./compare/buildah_tool.ts";
@@ -32,7 +33,7 @@ import { median } from "./compare/stats.ts";
 import { ToolUnavailableError } from "./compare/tool.ts";
 
 const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const DENO_FLAGS = ["run", "--allow-all", "--unstable-worker-options", "--config"];
+const DENO_FLAGS = ["run", ...TSBUILD_DENO_FLAGS, "--config"];
 const SCENARIOS = ["first", "no-change", "one-changed"] as const;
 type ScenarioName = typeof SCENARIOS[number];
 

@@ -23,6 +23,7 @@ import { bundlePlugin } from "../core/plugin/_bundle.ts";
 import { preloadTranspiler } from "../core/plugin/_bundle_transpile.ts";
 import { PluginSandbox } from "../core/plugin/sandbox.ts";
 import { noPermissions } from "../core/plugin/sandbox_permissions.ts";
+import { TSBUILD_DENO_FLAGS } from "../tools/deno_flags.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLI = `${ROOT}cli.ts`;
@@ -54,7 +55,7 @@ async function encode(state: Parameters<typeof writeDefinition>[0]): Promise<Uin
 async function timeCli(args: string[], stdin?: Uint8Array): Promise<number> {
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--unstable-worker-options", CLI, ...args],
+    args: ["run", ...TSBUILD_DENO_FLAGS, CLI, ...args],
     stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",

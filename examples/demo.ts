@@ -13,6 +13,7 @@
 import { pushBusybox } from "../tests/_fixtures/push_busybox.ts";
 import { startRegistry } from "../tests/_fixtures/registry.ts";
 import { startContainerd } from "../tests/_fixtures/containerd.ts";
+import { TSBUILD_DENO_FLAGS } from "../tools/deno_flags.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const work = await Deno.makeTempDir({ prefix: "tsbuild-demo-" });
@@ -25,7 +26,7 @@ function step(title: string): void {
 async function tsbuild(args: string[]): Promise<void> {
   console.log(`$ tsbuild ${args.join(" ")}`);
   const { success } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--unstable-worker-options", `${root}/cli.ts`, ...args],
+    args: ["run", ...TSBUILD_DENO_FLAGS, `${root}/cli.ts`, ...args],
     stdout: "inherit",
     stderr: "inherit",
   }).output();

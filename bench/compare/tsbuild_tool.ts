@@ -5,6 +5,7 @@
  */
 
 import { join } from "../../core/deps.ts";
+import { TSBUILD_DENO_FLAGS } from "../../tools/deno_flags.ts";
 import { removeTree, runCommand } from "./processes.ts";
 import { type BenchTool, once, type ToolSetup } from "./tool.ts";
 
@@ -13,8 +14,7 @@ const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 // The same Deno flags as the `tsbuild` task in deno.json.
 const DENO_ARGS = [
   "run",
-  "--allow-all",
-  "--unstable-worker-options",
+  ...TSBUILD_DENO_FLAGS,
   "--config",
   join(REPO_ROOT, "deno.json"),
   join(REPO_ROOT, "cli.ts"),
@@ -37,7 +37,7 @@ export async function startTsbuild(setup: ToolSetup): Promise<BenchTool> {
     name: "tsbuild",
     version: version.stdout.trim(),
     notes: [
-      `deno ${DENO_ARGS.slice(0, 3).join(" ")} cli.ts build --progress quiet`,
+      `deno run ${TSBUILD_DENO_FLAGS.join(" ")} cli.ts build --progress quiet`,
       "each build exports an OCI tarball (--output type=oci,dest=...)",
       "cold: a new empty --root, so the base image is pulled again",
     ],

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { TSBUILD_DENO_FLAGS } from "../../tools/deno_flags.ts";
+
 /** What a finished tsbuild process returned. */
 export interface CliResult {
   /** Exit status; 128 + the signal number when a signal ended the process. */
@@ -40,7 +42,7 @@ const CLI_PATH = new URL("../../cli.ts", import.meta.url).pathname;
 const CONFIG_PATH = new URL("../../deno.json", import.meta.url).pathname;
 
 /**
- * Runs `tsbuild ARGS...` (`deno run --allow-all --unstable-worker-options cli.ts ARGS...`) and
+ * Runs `tsbuild ARGS...` (`deno run FLAGS cli.ts ARGS...`, with the `tsbuild` task's flags) and
  * returns its exit status and output.
  *
  * @example
@@ -57,8 +59,7 @@ export function spawnCli(args: string[], options: CliOptions = {}): CliProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-all",
-      "--unstable-worker-options",
+      ...TSBUILD_DENO_FLAGS,
       "--config",
       CONFIG_PATH,
       CLI_PATH,
