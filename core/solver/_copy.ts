@@ -195,7 +195,7 @@ async function copyEntry(
     settings.pendingDirs.push({ dest, info, created: false });
     await copyChildren(source, dest, settings, relative, included && !excluded);
     const pending = settings.pendingDirs.pop()!;
-    if (pending.created) await applyTimes(dest, info);
+    if (pending.created) applyTimes(dest, info);
     return;
   }
   if (!included || excluded) return;
@@ -228,7 +228,7 @@ async function writeEntry(
     if (created) await Deno.mkdir(dest);
     await copyChildren(source, dest, settings, relative, true);
     if (created) await applyMetadata(dest, info, settings);
-    else await applyTimes(dest, info);
+    else applyTimes(dest, info);
     return;
   } else if (info.isSymlink) {
     await Deno.symlink(await Deno.readLink(source), dest);
@@ -272,10 +272,10 @@ async function applyMetadata(
     const mode = settings.mode || ((info.mode ?? 0o644) & 0o7777);
     await Deno.chmod(dest, mode);
   }
-  await applyTimes(dest, info);
+  applyTimes(dest, info);
 }
 
-async function applyTimes(dest: string, info: Deno.FileInfo): Promise<void> {
+function applyTimes(dest: string, info: Deno.FileInfo): void {
   if (info.mtime) lutimes(dest, info.atime ?? info.mtime, info.mtime);
 }
 
