@@ -94,7 +94,9 @@ function writeAll(file: { writeSync(bytes: Uint8Array): number }, bytes: Uint8Ar
 
 function formatError(error: unknown, debug: boolean): string {
   if (debug && error instanceof Error) {
-    return `ERROR: ${error.stack}\n${error.cause ? `caused by: ${String(error.cause)}\n` : ""}`;
+    // A plugin's failure keeps the plugin's own stack, mapped to its files, on the cause.
+    const cause = error.cause instanceof Error ? error.cause.stack : error.cause;
+    return `ERROR: ${error.stack}\n${cause ? `caused by: ${String(cause)}\n` : ""}`;
   }
   if (error instanceof TsbuildError) return `ERROR: ${error.message}\n`;
   if (error instanceof Error) return `ERROR: ${error.message}\n`;

@@ -31,6 +31,12 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
+/** What to use instead of buildx flags that tsbuild does not have. */
+const FLAG_HINTS: Record<string, string> = {
+  "--load":
+    "tsbuild has no Docker daemon to load into; export with -o type=docker,dest=image.tar, then run docker load -i image.tar",
+};
+
 /** Parses `argv` against `specs`; an unknown flag or a missing value is an InvalidInputError naming it. */
 export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
   const byName = new Map<string, FlagSpec>();
@@ -61,7 +67,8 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
     const name = equals > 0 ? arg.slice(0, equals) : arg;
     const spec = byName.get(name);
     if (!spec) {
-      throw new InvalidInputError(`Unknown flag "${name}": see --help for the accepted flags`);
+      const hint = FLAG_HINTS[name] ?? "see --help for the accepted flags";
+      throw new InvalidInputError(`Unknown flag "${name}": ${hint}`);
     }
     if (spec.boolean) {
       add(spec, equals > 0 ? arg.slice(equals + 1) : "true");

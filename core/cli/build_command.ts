@@ -71,7 +71,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
   {
     name: "exporter",
     placeholder: "NAME",
-    description: "Exporter, in buildctl's spelling (with --exporter-opt)",
+    description: "Exporter, in the spelling older buildctl releases used (with --exporter-opt)",
   },
   {
     name: "exporter-opt",
@@ -88,7 +88,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
     name: "quiet",
     short: "q",
     boolean: true,
-    description: "Print only the image digest, on stdout (same as --progress quiet)",
+    description: "Print only the image digest, on stdout, and no progress",
   },
   { name: "no-cache", boolean: true, description: "Run every step, ignoring cached results" },
   {

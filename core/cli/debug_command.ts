@@ -43,6 +43,7 @@ Subcommands:
 const BUILD_ONLY_FLAGS = new Set([
   "tag",
   "output",
+  "push",
   "exporter",
   "exporter-opt",
   "quiet",
@@ -102,7 +103,7 @@ async function dumpDefinition(
   io: CommandIo,
   plugins: PluginRegistry,
 ): Promise<number> {
-  const args = parseArgs(argv, BUILD_FLAGS);
+  const args = parseArgs(argv, DUMP_FLAGS);
   const request = resolveBuildRequest(args);
   await using _loaded = await loadProjectPlugins(pluginFlags(args), plugins);
   const frontend = plugins.frontend(request.frontend);

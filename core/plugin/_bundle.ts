@@ -143,8 +143,12 @@ async function checkInside(
     return; // A missing file is reported by readModule with the importing line.
   }
   if (real === pluginDir || real.startsWith(`${pluginDir}/`)) return;
+  // tsbuild's own modules are the usual case: a plugin takes only their types.
+  const hint = file.endsWith("/mod.ts")
+    ? "; import tsbuild's API with import type, and write values such as apiVersion: 1 as literals"
+    : "";
   throw new InvalidInputError(
-    `Failed to load plugin from "${plugin}": ${importer} imports "${file}", which is outside the plugin's directory "${pluginDir}"`,
+    `Failed to load plugin from "${plugin}": ${importer} imports "${file}", which is outside the plugin's directory "${pluginDir}"${hint}`,
   );
 }
 

@@ -26,6 +26,8 @@ import {
 } from "./sandbox_permissions.ts";
 import { PluginHookError } from "./sandbox_errors.ts";
 import type {
+  ExportArgs,
+  ExporterContext,
   ExporterPlugin,
   FrontendPlugin,
   Plugin,
@@ -254,17 +256,22 @@ function exporterStandIn(
   const name = entry.name as string;
   // NOTE: a sandboxed exporter's onCheck is not forwarded, so its options are checked only when
   // onExport runs, after the build.
+  const onExport = entry.onExport
+    ? hook(
+      sandbox,
+      { list: "exporters", index, hook: "onExport" },
+      `onExport of exporter "${name}"`,
+      "exporter",
+      checkObjectResult("onExport"),
+    )
+    : undefined;
   return {
     name,
-    onExport: entry.onExport
-      ? hook(
-        sandbox,
-        { list: "exporters", index, hook: "onExport" },
-        `onExport of exporter "${name}"`,
-        "exporter",
-        checkObjectResult("onExport"),
-      )
-      : undefined,
+    // The export shows as a step of its own, as the built-in exporters' do, so a user sees it
+    // run even when the plugin reports nothing.
+    onExport: onExport &&
+      ((args: ExportArgs, context: ExporterContext) =>
+        context.progress.step(`exporting to type=${name}`, () => onExport(args, context))),
   } as ExporterPlugin;
 }
 

@@ -179,6 +179,18 @@ Deno.test("definition: dump-definition rejects an empty standard input", async (
   );
 });
 
+Deno.test("definition: dump-definition rejects flags that only build", async () => {
+  await using temp = await createTempDir();
+  for (const flag of ["--push", "--no-cache"]) {
+    const result = await runCliWithInput(
+      ["debug", "dump-definition", "--root", `${temp.path}/root`, flag],
+      new Uint8Array(0),
+    );
+    assertEquals(result.code, 1);
+    assertStringIncludes(result.stderr, `Unknown flag "${flag}"`);
+  }
+});
+
 Deno.test("definition: examples/build-self.ts builds tsbuild's sources", async () => {
   const registry = await sharedRegistry();
   await using temp = await createTempDir();

@@ -111,6 +111,7 @@ Deno.test("plugins: a source and an exporter from a temporary directory", async 
 
   const first = await runCliWithInput(args, definition, { cwd: temp.path });
   assertEquals(first.code, 0, first.stderr);
+  assertMatchCount(first.stderr, /exporting to type=listing\n#\d+ DONE/g, 1, "the export's step");
   const digest = await sha256Of("hello from a plugin\n");
   assertEquals(
     await Deno.readTextFile(dest),

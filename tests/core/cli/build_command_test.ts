@@ -83,3 +83,11 @@ Deno.test("resolveBuildRequest() takes buildctl's dockerfile.v0 as the Dockerfil
 
   assertEquals(request.frontend, "dockerfile");
 });
+
+Deno.test("parseArgs() says what to use instead of --load", () => {
+  assertThrows(
+    () => parseArgs(["--load", "."], BUILD_FLAGS),
+    InvalidInputError,
+    'Unknown flag "--load": tsbuild has no Docker daemon to load into; export with -o type=docker',
+  );
+});

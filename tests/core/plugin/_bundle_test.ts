@@ -140,3 +140,18 @@ export default { apiVersion: 1, name: secret };
     assertStringIncludes(linked.message, "outside the plugin's directory");
   });
 });
+
+Deno.test("bundlePlugin() explains a value import of tsbuild's mod.ts", async () => {
+  await withTree({
+    "plugin/plugin.ts": `import { PLUGIN_API_VERSION } from "../mod.ts";
+export default { apiVersion: PLUGIN_API_VERSION, name: "x" };
+`,
+    "mod.ts": `export const PLUGIN_API_VERSION = 1;\n`,
+  }, async (dir) => {
+    const error = await assertRejects(
+      () => bundlePlugin(`${dir}/plugin/plugin.ts`, "./plugin.ts"),
+      InvalidInputError,
+    );
+    assertStringIncludes(error.message, "import tsbuild's API with import type");
+  });
+});
