@@ -45,6 +45,12 @@ function fail(call: string, path: string): never {
 }
 
 function cString(value: string): Uint8Array<ArrayBuffer> {
+  // C would stop at an inner NUL and act on a shorter path.
+  if (value.includes("\0")) {
+    throw new Deno.errors.InvalidData(
+      `Invalid path ${JSON.stringify(value)}: it contains a NUL byte`,
+    );
+  }
   return encoder.encode(`${value}\0`);
 }
 

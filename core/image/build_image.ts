@@ -9,6 +9,7 @@
 import type { Digest } from "../digest.ts";
 import {
   DOCKER_CONFIG,
+  DOCKER_LAYER,
   DOCKER_LAYER_GZIP,
   DOCKER_MANIFEST,
   OCI_CONFIG,
@@ -31,6 +32,12 @@ import type { Store } from "../store/store.ts";
 import { alignHistory } from "./_history.ts";
 
 const LAYER_MEDIA_TYPES = { gzip: OCI_LAYER_GZIP, zstd: OCI_LAYER_ZSTD, none: OCI_LAYER } as const;
+
+/** The Docker schema 2 name of each OCI layer type that has one. */
+const DOCKER_LAYER_TYPES: Record<string, string> = {
+  [OCI_LAYER_GZIP]: DOCKER_LAYER_GZIP,
+  [OCI_LAYER]: DOCKER_LAYER,
+};
 
 /** Builds the image for `result` and returns its descriptors and bytes. */
 export async function buildImage(
@@ -63,9 +70,12 @@ export async function buildImage(
   const configBytes = new TextEncoder().encode(JSON.stringify(config));
   const configBlob = await store.blobs.writeBytes(configBytes);
 
-  const docker = options.dockerMediaTypes ?? false;
+  // Docker's schema has no zstd layer type, so zstd layers keep the whole manifest OCI, as in
+  // BuildKit; a Docker manifest listing OCI layer types is one that readers such as skopeo reject.
+  const docker = (options.dockerMediaTypes ?? false) &&
+    !layers.some((layer) => layer.mediaType === OCI_LAYER_ZSTD);
   const layerDescriptors: Descriptor[] = layers.map((layer) => ({
-    mediaType: docker && layer.mediaType === OCI_LAYER_GZIP ? DOCKER_LAYER_GZIP : layer.mediaType,
+    mediaType: docker ? (DOCKER_LAYER_TYPES[layer.mediaType] ?? layer.mediaType) : layer.mediaType,
     digest: layer.digest,
     size: layer.size,
   }));

@@ -25,6 +25,8 @@ export const DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifes
 export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
 /** Docker schema 2 layer: a gzip-compressed tar archive. */
 export const DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+/** Docker schema 2 layer: an uncompressed tar archive. */
+export const DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar";
 /** Docker schema 2 layer that registries do not store; it is fetched from its `urls`. */
 export const DOCKER_LAYER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 

@@ -6,6 +6,7 @@
  */
 
 import { RemoteError } from "../errors.ts";
+import { readLimited } from "./_body.ts";
 import type { Challenge } from "./_challenge.ts";
 import type { RegistryContext } from "./_context.ts";
 import { toTsbuildError } from "./_errors.ts";
@@ -100,6 +101,14 @@ function tokenUrl(realm: string, args: AuthorizeArgs, challenge: Challenge): URL
       },
     );
   }
+  // Only a web server may issue tokens: fetch() also reads file: and data: URLs, and a realm
+  // pointing at a local file would send that file's "token" field back to the registry.
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new RemoteError(
+      `${args.operation}: registry "${args.registry}" sent a token realm "${realm}" that is not an http or https URL`,
+      { data: { registry: args.registry, realm } },
+    );
+  }
   if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
   url.searchParams.append("scope", args.scope);
   const challengeScope = challenge.params.scope;
@@ -109,10 +118,32 @@ function tokenUrl(realm: string, args: AuthorizeArgs, challenge: Challenge): URL
   return url;
 }
 
+/** Largest token response read; tokens are a few kilobytes. */
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+
 async function readToken(response: Response, args: AuthorizeArgs, realm: string) {
   let body: { token?: unknown; access_token?: unknown };
+  let bytes: Uint8Array;
   try {
-    body = await response.json();
+    bytes = response.body
+      ? await readLimited(response.body, MAX_TOKEN_RESPONSE_BYTES)
+      : new Uint8Array();
+  } catch (error) {
+    const reason = error instanceof RangeError
+      ? `sent a response larger than ${MAX_TOKEN_RESPONSE_BYTES} bytes`
+      : "failed while sending its response";
+    throw toTsbuildError(
+      error,
+      undefined,
+      () =>
+        new RemoteError(`${args.operation}: token server "${realm}" ${reason}`, {
+          cause: error,
+          data: { registry: args.registry, realm },
+        }),
+    );
+  }
+  try {
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch (error) {
     throw new RemoteError(
       `${args.operation}: token server "${realm}" sent a response that is not JSON`,

@@ -83,7 +83,7 @@ export async function pushManifest(
     operation,
   });
   const registry = reference.registry;
-  if (response.status !== 201) {
+  if (!isSuccess(response)) {
     throw await responseError(response, { operation, registry, notFound: "repository not found" });
   }
   await response.body?.cancel();
@@ -134,7 +134,7 @@ async function startUpload(upload: Upload): Promise<string> {
     push: true,
     operation,
   });
-  return await nextLocation(upload, response, 202);
+  return await nextLocation(upload, response);
 }
 
 async function uploadWhole(
@@ -167,7 +167,7 @@ async function uploadInChunks(
       push: true,
       operation,
     });
-    upload.location = await nextLocation(upload, response, 202);
+    upload.location = await nextLocation(upload, response);
     offset += chunk.byteLength;
   }
   await finishUpload(upload, descriptor.digest, new Uint8Array());
@@ -186,7 +186,7 @@ async function finishUpload(upload: Upload, digest: Digest, bytes: Uint8Array): 
     push: true,
     operation,
   });
-  if (response.status !== 201) {
+  if (!isSuccess(response)) {
     throw await responseError(response, {
       operation,
       registry: reference.registry,
@@ -215,20 +215,36 @@ async function cancelUpload(upload: Upload): Promise<void> {
   }
 }
 
-async function nextLocation(upload: Upload, response: Response, status: number) {
+async function nextLocation(upload: Upload, response: Response) {
   const { ctx, reference, operation } = upload;
   const registry = reference.registry;
-  if (response.status !== status) {
+  if (!isSuccess(response)) {
     throw await responseError(response, { operation, registry, notFound: "repository not found" });
   }
   await response.body?.cancel();
   const location = response.headers.get("location");
   if (location === null) {
     throw new RemoteError(`${operation}: registry "${registry}" sent no upload Location`, {
-      data: { registry, status },
+      data: { registry, status: response.status },
     });
   }
-  return requestUrl(ctx, registry, location);
+  // A relative Location is relative to the request it answers, as in any HTTP response.
+  const url = new URL(location, response.url || requestUrl(ctx, registry, "/"));
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RemoteError(
+      `${operation}: registry "${registry}" sent an upload Location "${location}" that is not an http or https URL`,
+      { data: { registry, location } },
+    );
+  }
+  return url.href;
+}
+
+/**
+ * Reports whether a push request succeeded. The distribution spec names 201 or 202 for each
+ * step, but some registries answer 200 or 204, which containerd accepts too.
+ */
+function isSuccess(response: Response): boolean {
+  return response.status >= 200 && response.status < 300;
 }
 
 /** Regroups a stream's chunks into chunks of exactly `size` bytes; the last may be shorter. */

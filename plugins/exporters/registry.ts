@@ -94,7 +94,13 @@ function readAttrs(args: { attrs: Record<string, string>; names: string[] }) {
       'Invalid output "type=registry": missing image name: pass -t NAME or name=NAME',
     );
   }
-  for (const name of names) parseReference(name);
+  for (const name of names) {
+    if (parseReference(name).digest !== undefined) {
+      throw new InvalidInputError(
+        `Invalid output "type=registry": "${name}" names a digest; push under a tag, such as HOST/NAME:TAG`,
+      );
+    }
+  }
   return {
     names,
     compression: compressionAttr("registry", args.attrs),

@@ -103,6 +103,65 @@ Deno.test("type=registry pushes a multi-platform build as an index", async () =>
   assertEquals((arm.layers as unknown[]).length, 1);
 });
 
+Deno.test("type=registry with Docker media types gives images skopeo reads", async () => {
+  await using dir = await createTempDir();
+  const registry = await sharedRegistry();
+  await writeFiles(`${dir.path}/context`, {
+    "Dockerfile": "FROM scratch\nCOPY hello.txt /\n",
+    "hello.txt": "hello\n",
+  });
+  const expected: Record<string, [string, string]> = {
+    // Docker's schema has an uncompressed layer type.
+    uncompressed: [
+      "application/vnd.docker.distribution.manifest.v2+json",
+      "application/vnd.docker.image.rootfs.diff.tar",
+    ],
+    // It has none for zstd, so the manifest stays OCI, as in BuildKit.
+    zstd: [
+      "application/vnd.oci.image.manifest.v1+json",
+      "application/vnd.oci.image.layer.v1.tar+zstd",
+    ],
+  };
+  for (const [compression, [manifestType, layerType]] of Object.entries(expected)) {
+    const name = `${registry.host}/e2e/docker-types-${compression}:1`;
+    const result = await runCli([
+      "build",
+      "--root",
+      `${dir.path}/root`,
+      "--progress",
+      "plain",
+      "--output",
+      `type=registry,name=${name},oci-mediatypes=false,compression=${compression}`,
+      `${dir.path}/context`,
+    ]);
+    assertEquals(result.code, 0, result.stderr);
+
+    const manifest = await inspectRaw(name);
+    assertEquals(manifest.mediaType, manifestType);
+    assertEquals((manifest.layers as { mediaType: string }[])[0].mediaType, layerType);
+    await runTool("skopeo", ["inspect", "--tls-verify=false", `docker://${name}`]);
+  }
+});
+
+Deno.test("--push rejects a digest as the name", async () => {
+  await using dir = await createTempDir();
+  await writeFiles(`${dir.path}/context`, { "Dockerfile": "FROM scratch\nCOPY . /\n" });
+  const name = `127.0.0.1:5000/app@sha256:${"0".repeat(64)}`;
+
+  const result = await runCli([
+    "build",
+    "--root",
+    `${dir.path}/root`,
+    "-t",
+    name,
+    "--push",
+    `${dir.path}/context`,
+  ]);
+
+  assertEquals(result.code, 1);
+  assertStringIncludes(result.stderr, "names a digest; push under a tag");
+});
+
 Deno.test("--push without a name fails before building", async () => {
   await using dir = await createTempDir();
   await writeFiles(`${dir.path}/context`, { "Dockerfile": "FROM scratch\nCOPY . /\n" });

@@ -35,3 +35,7 @@ Deno.test("lchown() and lutimes() name a missing path", () => {
     "utimensat '/nonexistent/tsbuild'",
   );
 });
+
+Deno.test("lchown() rejects a path with a NUL byte", () => {
+  assertThrows(() => lchown("/tmp/a\0b", 0, 0), Deno.errors.InvalidData, "contains a NUL byte");
+});

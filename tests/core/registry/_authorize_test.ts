@@ -6,6 +6,7 @@ import { createRegistryClient } from "../../../core/registry/client.ts";
 import { assert, assertEquals, assertRejects } from "../../_assert.ts";
 import { type AuthProxyOptions, startAuthProxy } from "../../_fixtures/auth_proxy.ts";
 import { sharedRegistry } from "../../_fixtures/shared_registry.ts";
+import { startLoopbackServer } from "../../_fixtures/loopback_server.ts";
 
 const USERNAME = "tsbuild-user";
 const PASSWORD = "s3cret-Passw0rd";
@@ -179,4 +180,55 @@ Deno.test("resolve() hides rejected Basic credentials", async () => {
   } finally {
     await Deno.remove(configDir, { recursive: true });
   }
+});
+
+// Mock registries: no real registry sends these challenges or token responses.
+Deno.test("resolve() rejects a token realm that is not a web URL", async () => {
+  const secret = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(secret, JSON.stringify({ access_token: "LOCAL-FILE-SECRET" }));
+  const authorizations: string[] = [];
+  await using server = startLoopbackServer((request) => {
+    const authorization = request.headers.get("authorization");
+    if (authorization) authorizations.push(authorization);
+    return new Response(null, {
+      status: 401,
+      headers: { "www-authenticate": `Bearer realm="file://${secret}"` },
+    });
+  });
+  try {
+    const error = await assertRejects(
+      () => createRegistryClient().resolve(`${server.host}/x:1`),
+      RemoteError,
+    );
+
+    assert(error.message.includes("that is not an http or https URL"), error.message);
+    assertEquals(authorizations, []);
+  } finally {
+    await Deno.remove(secret);
+  }
+});
+
+Deno.test("resolve() stops reading an oversized token response", async () => {
+  await using tokens = startLoopbackServer(() =>
+    new Response(
+      new ReadableStream({
+        pull(controller) {
+          controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+        },
+      }),
+    )
+  );
+  await using registry = startLoopbackServer(() =>
+    new Response(null, {
+      status: 401,
+      headers: { "www-authenticate": `Bearer realm="http://${tokens.host}/token"` },
+    })
+  );
+
+  const error = await assertRejects(
+    () => createRegistryClient().resolve(`${registry.host}/x:1`),
+    RemoteError,
+  );
+
+  assert(error.message.includes("sent a response larger than 1048576 bytes"), error.message);
 });

@@ -539,3 +539,64 @@ Deno.test("createRegistryClient() aborts requests with its signal", async () => 
   assertEquals(error.name, "CancelledError");
   assertEquals(error.message, "Registry request cancelled");
 });
+
+/**
+ * A mock registry (no real one answers this way) that takes one monolithic upload: it answers
+ * every step with 200 and a Location relative to the request, or with `location` when given.
+ */
+function startLenientRegistry(location?: string) {
+  const requests: string[] = [];
+  const server = startLoopbackServer((request) => {
+    const url = new URL(request.url);
+    requests.push(`${request.method} ${url.pathname}${url.search}`);
+    if (request.method === "HEAD") return new Response(null, { status: 404 });
+    if (request.method === "POST") {
+      return new Response(null, {
+        status: 200,
+        headers: { location: location ?? "session-1?state=a" },
+      });
+    }
+    return new Response(null, { status: 200 });
+  });
+  return { server, requests };
+}
+
+Deno.test("pushBlob() and pushManifest() take any 2xx and relative upload locations", async () => {
+  const { server, requests } = startLenientRegistry();
+  await using _server = server;
+  const client = createRegistryClient();
+  const bytes = encoder.encode("layer");
+  const layer = describe(OCI_LAYER_GZIP, bytes);
+
+  assertEquals(await client.pushBlob(`${server.host}/repo:1`, layer, streamOf(bytes)), {
+    uploaded: true,
+  });
+  const manifest = encoder.encode("{}");
+  assertEquals(
+    await client.pushManifest(`${server.host}/repo:1`, manifest, OCI_MANIFEST),
+    digestOf(manifest),
+  );
+  assertEquals(requests.slice(1), [
+    "POST /v2/repo/blobs/uploads/",
+    `PUT /v2/repo/blobs/uploads/session-1?state=a&digest=${encodeURIComponent(layer.digest)}`,
+    "PUT /v2/repo/manifests/1",
+  ]);
+});
+
+Deno.test("pushBlob() rejects an upload location that is not a web URL", async () => {
+  const { server } = startLenientRegistry("file:///etc/passwd");
+  await using _server = server;
+  const bytes = encoder.encode("layer");
+
+  const error = await assertRejects(
+    () =>
+      createRegistryClient().pushBlob(
+        `${server.host}/repo:1`,
+        describe(OCI_LAYER_GZIP, bytes),
+        streamOf(bytes),
+      ),
+    RemoteError,
+  );
+
+  assert(error.message.includes('upload Location "file:///etc/passwd"'), error.message);
+});
