@@ -9,7 +9,8 @@ import { RemoteError } from "../errors.ts";
 import { readLimited } from "./_body.ts";
 import type { Challenge } from "./_challenge.ts";
 import type { RegistryContext } from "./_context.ts";
-import { toTsbuildError } from "./_errors.ts";
+import { networkReason, toTsbuildError } from "./_errors.ts";
+import { startDeadline } from "./_idle_timeout.ts";
 import type { RegistryCredentials } from "./docker_config.ts";
 
 /** Details of the challenged request that `authorize()` needs. */
@@ -63,18 +64,42 @@ async function fetchToken(ctx: RegistryContext, args: AuthorizeArgs, challenge: 
   if (credentials) headers.Authorization = basicAuthorization(credentials);
 
   let response: Response;
+  const deadline = startDeadline(ctx.idleTimeoutMs, 0, ctx.signal);
+  const seconds = ctx.idleTimeoutMs / 1000;
   try {
-    response = await ctx.fetch(url, { headers, signal: ctx.signal });
+    response = await ctx.fetch(url, { headers, signal: deadline.signal });
+    deadline.headersReceived();
   } catch (error) {
+    deadline.clear();
+    if (deadline.expired && !ctx.signal?.aborted) {
+      throw new RemoteError(
+        `${args.operation}: token server "${realm}" did not respond within ${seconds} s`,
+        { cause: error, data: { registry: args.registry, realm } },
+      );
+    }
     throw toTsbuildError(
       error,
       ctx.signal,
       () =>
-        new RemoteError(`${args.operation}: token server "${realm}" is unreachable`, {
-          cause: error,
-          data: { registry: args.registry, realm },
-        }),
+        new RemoteError(
+          `${args.operation}: token server "${realm}" is unreachable: ${networkReason(error)}`,
+          { cause: error, data: { registry: args.registry, realm } },
+        ),
     );
+  }
+  if (response.body !== null) {
+    const body = deadline.watchBody(response.body, () =>
+      new RemoteError(
+        `${args.operation}: token server "${realm}" sent nothing for ${seconds} s`,
+        { data: { registry: args.registry, realm } },
+      ));
+    response = new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  } else {
+    deadline.clear();
   }
 
   if (!response.ok) {

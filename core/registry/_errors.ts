@@ -92,3 +92,16 @@ async function readRegistryErrors(response: Response): Promise<RegistryErrorEntr
     message: String(entry?.message ?? ""),
   }));
 }
+
+/**
+ * Returns the innermost cause of a failed fetch, such as "connection refused
+ * (os error 111)": Deno nests it in a "fetch failed" error as the last part of
+ * a message that also repeats the URL.
+ */
+export function networkReason(error: unknown): string {
+  let inner = error;
+  while (inner instanceof Error && inner.cause !== undefined) inner = inner.cause;
+  const message = inner instanceof Error ? inner.message : String(inner);
+  const last = message.slice(message.lastIndexOf(": ") + 1).trim() || message;
+  return last.charAt(0).toLowerCase() + last.slice(1);
+}

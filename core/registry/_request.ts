@@ -11,8 +11,9 @@ import type { ImageReference } from "../oci/reference.ts";
 import { authorize, storedAuthorization } from "./_authorize.ts";
 import { parseChallenges } from "./_challenge.ts";
 import type { RegistryContext } from "./_context.ts";
-import { toTsbuildError } from "./_errors.ts";
+import { networkReason, toTsbuildError } from "./_errors.ts";
 import { registryBaseUrl } from "./endpoint.ts";
+import { type RequestDeadline, startDeadline } from "./_idle_timeout.ts";
 
 /** One request to a registry. */
 export interface RegistryRequest {
@@ -79,37 +80,64 @@ async function sendWithRetries(
     if (authorization) headers.set("Authorization", authorization);
     // TypeScript types BodyInit with Uint8Array<ArrayBuffer> only, but fetch() accepts any view.
     const body = request.body?.() as Uint8Array<ArrayBuffer> | undefined;
-    const init = { method: request.method, headers, body, signal: ctx.signal };
+    const deadline = startDeadline(ctx.idleTimeoutMs, body?.byteLength ?? 0, ctx.signal);
+    const init = { method: request.method, headers, body, signal: deadline.signal };
 
     try {
       const response = await ctx.fetch(url, init);
-      if (attempt === maxAttempts || !RETRY_STATUSES.has(response.status)) return response;
+      deadline.headersReceived();
+      if (attempt === maxAttempts || !RETRY_STATUSES.has(response.status)) {
+        return watchBody(ctx, request, response, deadline);
+      }
+      deadline.clear();
       await response.body?.cancel();
     } catch (error) {
-      const failure = toTsbuildError(error, ctx.signal, () =>
-        new RemoteError(
-          `${request.operation}: registry "${registry}" is unreachable at "${
-            new URL(url).origin
-          }": ${networkReason(error)}`,
+      deadline.clear();
+      const seconds = ctx.idleTimeoutMs / 1000;
+      const failure = deadline.expired && !ctx.signal?.aborted
+        ? new RemoteError(
+          `${request.operation}: registry "${registry}" did not respond to ${request.method} ${
+            new URL(url).pathname
+          } within ${seconds} s`,
           { cause: error, data: { registry, url } },
-        ));
+        )
+        : toTsbuildError(error, ctx.signal, () =>
+          new RemoteError(
+            `${request.operation}: registry "${registry}" is unreachable at "${
+              new URL(url).origin
+            }": ${networkReason(error)}`,
+            { cause: error, data: { registry, url } },
+          ));
       if (failure.code === "CANCELLED" || attempt === maxAttempts) throw failure;
     }
     await sleep(ctx.retryDelaysMs[attempt - 1], ctx.signal);
   }
 }
 
-/**
- * Returns the innermost cause of a failed fetch, such as "connection refused
- * (os error 111)": Deno nests it in a "fetch failed" error as the last part of
- * a message that also repeats the URL.
- */
-export function networkReason(error: unknown): string {
-  let inner = error;
-  while (inner instanceof Error && inner.cause !== undefined) inner = inner.cause;
-  const message = inner instanceof Error ? inner.message : String(inner);
-  const last = message.slice(message.lastIndexOf(": ") + 1).trim() || message;
-  return last.charAt(0).toLowerCase() + last.slice(1);
+/** Returns `response` with an idle limit on its body, keeping its status, headers and URL. */
+function watchBody(
+  ctx: RegistryContext,
+  request: RegistryRequest,
+  response: Response,
+  deadline: RequestDeadline,
+): Response {
+  if (response.body === null) {
+    deadline.clear();
+    return response;
+  }
+  const registry = request.reference.registry;
+  const body = deadline.watchBody(response.body, () =>
+    new RemoteError(
+      `${request.operation}: registry "${registry}" sent nothing for ${ctx.idleTimeoutMs / 1000} s`,
+      { data: { registry, url: response.url } },
+    ));
+  const watched = new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  Object.defineProperty(watched, "url", { value: response.url });
+  return watched;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

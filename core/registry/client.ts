@@ -51,6 +51,13 @@ export interface RegistryClientOptions {
    * at least 5 MiB except the last (an S3 limit), and larger chunks hold more memory.
    */
   uploadChunkSize?: number;
+  /**
+   * Longest wait, in milliseconds, for a registry's response headers (plus time for the request
+   * body at 128 KiB/s) or for the next chunk of a response body. A request that waits longer
+   * fails with a RemoteError naming the registry; GET and HEAD are retried first.
+   * @default 60000
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A registry client; every method takes a parsed reference or a reference string. */
@@ -102,6 +109,7 @@ export interface RegistryClient {
 
 const DEFAULT_UPLOAD_CHUNK_SIZE = 8 * 1024 * 1024;
 const RETRY_DELAYS_MS = [200, 800];
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /**
  * Creates a registry client. Registries on loopback and those in `insecureRegistries` are
@@ -157,6 +165,7 @@ function createContext(options: RegistryClientOptions): RegistryContext {
     insecureRegistries: [...(options.insecureRegistries ?? [])],
     uploadChunkSize,
     retryDelaysMs: RETRY_DELAYS_MS,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     credentials: async (registry) => {
       credentialMap ??= readDockerCredentials(options.dockerConfigPath);
       return (await credentialMap).get(registry);

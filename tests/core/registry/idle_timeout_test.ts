@@ -1,0 +1,98 @@
+/**
+ * Registries that stop answering. No real registry can be made to stall on cue, so these are
+ * raw TCP servers on loopback that read requests and answer partly or not at all.
+ *
+ * @module
+ */
+
+import { RemoteError } from "../../../core/errors.ts";
+import { createRegistryClient } from "../../../core/registry/client.ts";
+import { assert, assertRejects } from "../../_assert.ts";
+
+const encoder = new TextEncoder();
+
+/** Starts a server that gives each connection `answer`'s bytes and then holds it open. */
+function startStallingServer(answer: (request: string) => string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const connection of listener) {
+      connections.push(connection);
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        const read = await connection.read(buffer).catch(() => null);
+        if (read === null) return;
+        const reply = answer(new TextDecoder().decode(buffer.subarray(0, read)));
+        if (reply) await connection.write(encoder.encode(reply)).catch(() => {});
+      })();
+    }
+  })();
+  return {
+    host: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const connection of connections) {
+        try {
+          connection.close();
+        } catch {
+          // Closed by the client already.
+        }
+      }
+      await serving.catch(() => {});
+    },
+  };
+}
+
+Deno.test("resolve() fails with the registry's name when it never responds", async () => {
+  await using server = startStallingServer(() => "");
+  const client = createRegistryClient({ idleTimeoutMs: 150 });
+
+  const error = await assertRejects(() => client.resolve(`${server.host}/x:1`), RemoteError);
+
+  assert(
+    error.message.includes(
+      `registry "${server.host}" did not respond to GET /v2/x/manifests/1 within 0.15 s`,
+    ),
+    error.message,
+  );
+});
+
+Deno.test("fetchBlob() fails when the registry stops sending a blob", async () => {
+  const digest = `sha256:${"a".repeat(64)}` as const;
+  await using server = startStallingServer(() =>
+    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n" +
+    "partial"
+  );
+  const client = createRegistryClient({ idleTimeoutMs: 150 });
+  const layer = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest, size: 1000 };
+
+  const error = await assertRejects(async () => {
+    const stream = await client.fetchBlob(`${server.host}/x:1`, layer);
+    for await (const _chunk of stream) {
+      // Reads until the stall.
+    }
+  }, RemoteError);
+
+  assert(
+    error.message.includes(`registry "${server.host}" sent nothing for 0.15 s`),
+    error.message,
+  );
+});
+
+Deno.test("resolve() fails with the token server's name when it never responds", async () => {
+  await using tokens = startStallingServer(() => "");
+  await using registry = startStallingServer(() =>
+    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n" +
+    `WWW-Authenticate: Bearer realm="http://${tokens.host}/token"\r\n\r\n`
+  );
+  const client = createRegistryClient({ idleTimeoutMs: 150 });
+
+  const error = await assertRejects(() => client.resolve(`${registry.host}/x:1`), RemoteError);
+
+  assert(
+    error.message.includes(
+      `token server "http://${tokens.host}/token" did not respond within 0.15 s`,
+    ),
+    error.message,
+  );
+});
