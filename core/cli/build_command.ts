@@ -495,7 +495,16 @@ async function connectContainerdIfUsed(
     prefersContainerdImages(args, {}) || flagValues(args, "plugin").length > 0 ||
     existsSync("tsbuild.json") || flagValue(args, "config") !== undefined;
   if (!used) return undefined;
-  const { createContainerdClient } = await import("../containerd/client.ts");
+  const { createContainerdClient, CONTAINERD_ADDRESS_ENV, DEFAULT_CONTAINERD_ADDRESS } =
+    await import("../containerd/client.ts");
+  // An image export needs containerd at the end; a missing socket is reported before the build.
+  const address = flagValue(args, "containerd-address") || Deno.env.get(CONTAINERD_ADDRESS_ENV) ||
+    DEFAULT_CONTAINERD_ADDRESS;
+  if (request.outputs.some((output) => output.type === "image") && !existsSync(address)) {
+    throw new InvalidInputError(
+      `Invalid output "type=image": containerd socket "${address}" does not exist (start containerd, or set --containerd-address or ${CONTAINERD_ADDRESS_ENV})`,
+    );
+  }
   return createContainerdClient({
     address: flagValue(args, "containerd-address"),
     namespace: flagValue(args, "containerd-namespace"),

@@ -33,7 +33,13 @@ const PRUNE_FLAGS: FlagSpec[] = [
   {
     name: "keep-duration",
     placeholder: "DURATION",
-    description: "Keep results built or reused within this time, e.g. 24h, 30m",
+    description: "Keep results built or reused within this time, e.g. 24h, 1h30m",
+  },
+  {
+    name: "force",
+    short: "f",
+    boolean: true,
+    description: "Accepted for docker buildx prune's habit; tsbuild prune never asks first",
   },
   HELP_FLAG,
 ];
@@ -102,15 +108,26 @@ export async function runPruneCommand(argv: string[], io: CommandIo): Promise<nu
   return 0;
 }
 
-function parseDuration(text: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
-  if (!match) {
+const DURATION_UNITS_MS = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 } as const;
+
+/** Parses durations as buildctl writes them, such as "24h", "1h30m" or "1.5h", into milliseconds. */
+export function parseDuration(text: string): number {
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
+  let total = 0;
+  let offset = 0;
+  while (offset < text.length) {
+    part.lastIndex = offset;
+    const match = part.exec(text);
+    if (!match) break;
+    total += Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS];
+    offset = part.lastIndex;
+  }
+  if (text === "" || offset !== text.length) {
     throw new InvalidInputError(
-      `Invalid --keep-duration "${text}": expected a number with ms, s, m, h or d, e.g. 24h`,
+      `Invalid --keep-duration "${text}": expected numbers with ms, s, m, h or d, e.g. 24h or 1h30m`,
     );
   }
-  const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[match[2] as "ms"];
-  return Number(match[1]) * unit;
+  return total;
 }
 
 function formatSize(bytes: number): string {

@@ -27,6 +27,20 @@ export async function prepareFileDestination(
   dest: string,
   options: DestinationOptions,
 ): Promise<void> {
+  await checkFileDestination(dest, options);
+  await createParentDirectory(dest, options);
+}
+
+/**
+ * Rejects a `dest` that is a directory for an exporter that writes a file; exporters call it
+ * from `onCheck` too, so the mistake shows before the build.
+ *
+ * @throws {InvalidInputError} when `dest` is a directory.
+ */
+export async function checkFileDestination(
+  dest: string,
+  options: DestinationOptions,
+): Promise<void> {
   const info = await statIfExists(dest);
   if (info?.isDirectory) {
     throw new InvalidInputError(
@@ -35,7 +49,6 @@ export async function prepareFileDestination(
       { data: { type: options.type, dest } },
     );
   }
-  await createParentDirectory(dest, options);
 }
 
 /**

@@ -15,7 +15,11 @@ import type {
 import { parseImageNames } from "../../core/oci/image_layout.ts";
 import { writeDockerArchive } from "../../core/oci/docker_archive.ts";
 import { checkAttrs, compressionAttr, imageNames, requireDest } from "./_attrs.ts";
-import { prepareFileDestination, writeFileAtomically } from "./_destination.ts";
+import {
+  checkFileDestination,
+  prepareFileDestination,
+  writeFileAtomically,
+} from "./_destination.ts";
 import { blobOpener, imageExportResult, writeOptions } from "./_image.ts";
 import { rejectMultiPlatform } from "./_image_index.ts";
 
@@ -32,11 +36,12 @@ const ACCEPTED_ATTRS = ["dest", "name", "compression"] as const;
  */
 export const dockerExporter: ExporterPlugin = {
   name: "docker",
-  onCheck(args) {
+  async onCheck(args) {
     checkAttrs("docker", args.attrs, ACCEPTED_ATTRS);
-    requireDest("docker", args.attrs);
+    const dest = requireDest("docker", args.attrs);
     compressionAttr("docker", args.attrs);
     parseImageNames(imageNames(args));
+    await checkFileDestination(dest, { type: "docker" });
   },
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("docker", args.attrs, ACCEPTED_ATTRS);

@@ -22,7 +22,12 @@ import {
 } from "../../core/oci/image_layout.ts";
 import { buildImageIndex, imageIndexLayoutEntries } from "./_image_index.ts";
 import { booleanAttr, checkAttrs, compressionAttr, imageNames, requireDest } from "./_attrs.ts";
-import { prepareFileDestination, writeDirectoryInto, writeFileAtomically } from "./_destination.ts";
+import {
+  checkFileDestination,
+  prepareFileDestination,
+  writeDirectoryInto,
+  writeFileAtomically,
+} from "./_destination.ts";
 import { blobOpener, imageExportResult, writeOptions } from "./_image.ts";
 
 const ACCEPTED_ATTRS = ["dest", "tar", "name", "compression"] as const;
@@ -42,12 +47,15 @@ const ACCEPTED_ATTRS = ["dest", "tar", "name", "compression"] as const;
  */
 export const ociExporter: ExporterPlugin = {
   name: "oci",
-  onCheck(args) {
+  async onCheck(args) {
     checkAttrs("oci", args.attrs, ACCEPTED_ATTRS);
-    requireDest("oci", args.attrs);
-    booleanAttr("oci", args.attrs, "tar", true);
+    const dest = requireDest("oci", args.attrs);
+    const asTar = booleanAttr("oci", args.attrs, "tar", true);
     compressionAttr("oci", args.attrs);
     parseImageNames(imageNames(args));
+    if (asTar) {
+      await checkFileDestination(dest, { type: "oci", hint: "set tar=false to write a directory" });
+    }
   },
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("oci", args.attrs, ACCEPTED_ATTRS);

@@ -11,7 +11,7 @@ import type {
   ExportResult,
 } from "../../core/plugin/types.ts";
 import { checkAttrs, requireDest } from "./_attrs.ts";
-import { writeFileAtomically } from "./_destination.ts";
+import { checkFileDestination, writeFileAtomically } from "./_destination.ts";
 import { rejectMultiPlatform } from "./_image_index.ts";
 
 const ACCEPTED_ATTRS = ["dest"] as const;
@@ -24,9 +24,9 @@ const ACCEPTED_ATTRS = ["dest"] as const;
  */
 export const tarExporter: ExporterPlugin = {
   name: "tar",
-  onCheck(args) {
+  async onCheck(args) {
     checkAttrs("tar", args.attrs, ACCEPTED_ATTRS);
-    requireDest("tar", args.attrs);
+    await checkFileDestination(requireDest("tar", args.attrs), { type: "tar" });
   },
   async onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult> {
     checkAttrs("tar", args.attrs, ACCEPTED_ATTRS);

@@ -39,6 +39,43 @@ Deno.test("input: output options fail before the build runs", async () => {
   assertStringIncludes(badTag.stderr, 'Invalid image reference "BAD TAG"');
 });
 
+Deno.test("input: a file output into a directory and a missing containerd fail first", async () => {
+  await using temp = await createTempDir();
+  const dir = await context(temp.path, "FROM 127.0.0.1:1/nothing:1\nRUN true\n");
+  await Deno.mkdir(`${temp.path}/out`);
+
+  const intoDirectory = await runCli([
+    "build",
+    "--root",
+    `${temp.path}/root`,
+    "-o",
+    `type=oci,dest=${temp.path}/out`,
+    dir,
+  ]);
+  const noContainerd = await runCli([
+    "build",
+    "--root",
+    `${temp.path}/root`,
+    "--containerd-address",
+    `${temp.path}/no.sock`,
+    "-o",
+    "type=image,name=app:1",
+    dir,
+  ]);
+
+  assertEquals(intoDirectory.code, 1);
+  assertStringIncludes(
+    intoDirectory.stderr,
+    `Failed to export to "${temp.path}/out": the path is a directory, but type=oci writes a file (set tar=false to write a directory)`,
+  );
+  assertEquals(noContainerd.code, 1);
+  assertStringIncludes(
+    noContainerd.stderr,
+    `containerd socket "${temp.path}/no.sock" does not exist`,
+  );
+  assert(!noContainerd.stderr.includes("nothing"), "the build did not start");
+});
+
 Deno.test("input: a store path that is a file is rejected", async () => {
   await using temp = await createTempDir();
   const dir = await context(temp.path, "FROM scratch\n");
