@@ -24,6 +24,20 @@ async function inspectRaw(reference: string): Promise<Record<string, unknown>> {
   );
 }
 
+/** Builds a scratch context that copies itself, with `flags` (such as --push) added. */
+async function buildScratch(dir: string, flags: string[]) {
+  await writeFiles(`${dir}/context`, { "Dockerfile": "FROM scratch\nCOPY . /\n" });
+  return await runCli([
+    "build",
+    "--root",
+    `${dir}/root`,
+    "--progress",
+    "plain",
+    ...flags,
+    `${dir}/context`,
+  ]);
+}
+
 Deno.test("--push sends the image, and a later build starts from it", async () => {
   await using dir = await createTempDir();
   const registry = await sharedRegistry();
@@ -145,17 +159,11 @@ Deno.test("type=registry with Docker media types gives images skopeo reads", asy
 
 Deno.test("--push rejects a digest as the name", async () => {
   await using dir = await createTempDir();
-  await writeFiles(`${dir.path}/context`, { "Dockerfile": "FROM scratch\nCOPY . /\n" });
-  const name = `127.0.0.1:5000/app@sha256:${"0".repeat(64)}`;
 
-  const result = await runCli([
-    "build",
-    "--root",
-    `${dir.path}/root`,
+  const result = await buildScratch(dir.path, [
     "-t",
-    name,
+    `127.0.0.1:5000/app@sha256:${"0".repeat(64)}`,
     "--push",
-    `${dir.path}/context`,
   ]);
 
   assertEquals(result.code, 1);
@@ -164,17 +172,8 @@ Deno.test("--push rejects a digest as the name", async () => {
 
 Deno.test("--push without a name fails before building", async () => {
   await using dir = await createTempDir();
-  await writeFiles(`${dir.path}/context`, { "Dockerfile": "FROM scratch\nCOPY . /\n" });
 
-  const result = await runCli([
-    "build",
-    "--root",
-    `${dir.path}/root`,
-    "--progress",
-    "plain",
-    "--push",
-    `${dir.path}/context`,
-  ]);
+  const result = await buildScratch(dir.path, ["--push"]);
 
   assertEquals(result.code, 1);
   assertStringIncludes(result.stderr, "missing image name: pass -t NAME or name=NAME");
@@ -184,19 +183,8 @@ Deno.test("--push without a name fails before building", async () => {
 Deno.test("--push to an unreachable registry names it and the cause", async () => {
   await using dir = await createTempDir();
   const port = closedLoopbackPort();
-  await writeFiles(`${dir.path}/context`, { "Dockerfile": "FROM scratch\nCOPY . /\n" });
 
-  const result = await runCli([
-    "build",
-    "--root",
-    `${dir.path}/root`,
-    "--progress",
-    "plain",
-    "-t",
-    `127.0.0.1:${port}/nowhere:1`,
-    "--push",
-    `${dir.path}/context`,
-  ]);
+  const result = await buildScratch(dir.path, ["-t", `127.0.0.1:${port}/nowhere:1`, "--push"]);
 
   assertEquals(result.code, 1);
   assertStringIncludes(result.stderr, `127.0.0.1:${port}`);

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "../../../core/registry/_body.ts";
+
 const encoder = new TextEncoder();
 
 /** Encodes one ustar header block, for archives that no tar program writes. */
@@ -48,11 +50,5 @@ export function paxRecord(key: string, value: Uint8Array): Uint8Array {
 
 /** Joins byte arrays into one. */
 export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts, parts.reduce((total, part) => total + part.length, 0));
 }
