@@ -389,7 +389,10 @@ export function resolveBuildRequest(args: ParsedArgs): BuildRequest {
   }
 
   const outputs = flagValues(args, "output").map(parseOutputSpec);
-  if (flagEnabled(args, "push")) outputs.push({ type: "registry", attrs: {} });
+  // --push is short for one registry output, which may also be written out.
+  if (flagEnabled(args, "push") && !outputs.some((output) => output.type === "registry")) {
+    outputs.push({ type: "registry", attrs: {} });
+  }
   const exporter = flagValue(args, "exporter");
   if (exporter) outputs.push(parseExporterFlags(exporter, flagValues(args, "exporter-opt")));
   const names = flagValues(args, "tag");

@@ -88,7 +88,8 @@ function readAttrs(args: { attrs: Record<string, string>; names: string[] }) {
       'Invalid output "type=registry": "push=false" is not supported; use type=oci to keep the image local',
     );
   }
-  const names = imageNames(args);
+  // A name given twice, with -t and name=, is pushed once.
+  const names = [...new Set(imageNames(args))];
   if (names.length === 0) {
     throw new InvalidInputError(
       'Invalid output "type=registry": missing image name: pass -t NAME or name=NAME',

@@ -157,6 +157,23 @@ Deno.test("type=registry with Docker media types gives images skopeo reads", asy
   }
 });
 
+Deno.test("--push with the same name in -t and name= pushes it once", async () => {
+  await using dir = await createTempDir();
+  const registry = await sharedRegistry();
+  const name = `${registry.host}/e2e/pushed-once:1`;
+
+  const result = await buildScratch(dir.path, [
+    "-t",
+    name,
+    "--push",
+    "--output",
+    `type=registry,name=${name}`,
+  ]);
+
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(result.stderr.match(/^#\d+ pushing 127/gm)?.length, 1, result.stderr);
+});
+
 Deno.test("--push rejects a digest as the name", async () => {
   await using dir = await createTempDir();
 

@@ -91,3 +91,15 @@ Deno.test("parseArgs() says what to use instead of --load", () => {
     'Unknown flag "--load": tsbuild has no Docker daemon to load into; export with -o type=docker',
   );
 });
+
+Deno.test("resolveBuildRequest() adds one registry output for --push", () => {
+  const pushOnly = resolveBuildRequest(
+    parseArgs(["-t", "127.0.0.1:5000/app:1", "--push", "."], BUILD_FLAGS),
+  );
+  const both = resolveBuildRequest(
+    parseArgs(["--push", "--output", "type=registry,name=127.0.0.1:5000/app:1", "."], BUILD_FLAGS),
+  );
+
+  assertEquals(pushOnly.outputs, [{ type: "registry", attrs: {} }]);
+  assertEquals(both.outputs, [{ type: "registry", attrs: { name: "127.0.0.1:5000/app:1" } }]);
+});
