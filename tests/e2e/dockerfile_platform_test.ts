@@ -9,7 +9,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../_assert.ts";
 import { sharedRegistry } from "../_fixtures/shared_registry.ts";
 import { InvalidInputError } from "../../core/errors.ts";
-import { hostPlatform } from "../../core/oci/platform.ts";
+import { formatPlatform, hostPlatform } from "../../core/oci/platform.ts";
 import { checkExecutable, emulatedArchitectures } from "../../core/solver/_platform_check.ts";
 import { createTempDir, runTool, writeFiles } from "./_build.ts";
 import { buildContext, fileText, readBlobText, readImage } from "./_dockerfile_fixture.ts";
@@ -36,7 +36,7 @@ EOF
   });
   const layout = `${temp.path}/layout`;
   const platforms = `linux/${HOST.architecture},${OTHER}`;
-  const { report } = await buildContext({
+  const { report, events } = await buildContext({
     root: `${temp.path}/root`,
     context,
     platform: platforms,
@@ -68,6 +68,18 @@ EOF
 
   const skopeo = JSON.parse(await runTool("skopeo", ["inspect", "--raw", `oci:${layout}:1`]));
   assertEquals(skopeo.manifests.length, 2);
+
+  // As in BuildKit, each step's name says which platform it builds for.
+  const steps = new Set(events.flatMap((event) => "vertex" in event ? [event.vertex?.name] : []));
+  for (const platform of [formatPlatform(HOST), OTHER]) {
+    assert(
+      [...steps].some((name) =>
+        name?.startsWith(`[${platform} stage-1 3/4] COPY --from=build`) ||
+        name?.startsWith(`[${platform}/v8 stage-1 3/4] COPY --from=build`)
+      ),
+      `no COPY step for ${platform} in ${[...steps].join("\n")}`,
+    );
+  }
 });
 
 Deno.test("build for two platforms refuses an exporter of one image", async () => {

@@ -30,6 +30,8 @@ export interface ConvertContext {
   context: State;
   /** The platform being built for (TARGETPLATFORM). */
   platform: Platform;
+  /** Words that open every step's name, such as "linux/arm64" in a multi-platform build. */
+  stepScope?: string;
   /** Prefix for cache mount ids, from the BUILDKIT_CACHE_MOUNT_NS build argument. */
   cacheNamespace: string;
   stageByName(name: string): Stage | undefined;

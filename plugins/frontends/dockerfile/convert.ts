@@ -36,6 +36,11 @@ export interface ConvertOptions {
   platform: Platform;
   /** The platform of the machine building (BUILDPLATFORM). */
   buildPlatform: Platform;
+  /**
+   * Words that open every step's name, as BuildKit puts the platform there when it builds
+   * several: "[linux/arm64 build 2/5] RUN make".
+   */
+  stepScope?: string;
   /** .dockerignore patterns for the context. */
   excludes: string[];
   resolveImage(reference: string, platform: Platform): Promise<ResolvedImage>;
@@ -108,6 +113,7 @@ function createContext(
       info: { description: "[internal] load build context" },
     }),
     platform: options.platform,
+    stepScope: options.stepScope,
     cacheNamespace: namespace ?? "",
     stageByName: (name) => findStage(stages, name),
     convertStage(stage) {
@@ -181,8 +187,9 @@ async function convertOneStage(
 ): Promise<StageState> {
   const label = stage.name ?? `stage-${stage.index}`;
   const location = { file: stage.from.file, line: stage.from.startLine };
+  const scope = [context.stepScope, stageCount > 1 ? label : undefined].filter(Boolean).join(" ");
   const prefix = (step: number, steps: number) =>
-    stageCount > 1 ? `[${label} ${step}/${steps}]` : `[${step}/${steps}]`;
+    scope ? `[${scope} ${step}/${steps}]` : `[${step}/${steps}]`;
   const { state, triggers } = await fromStage(
     stage,
     context,

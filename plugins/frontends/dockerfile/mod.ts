@@ -15,7 +15,12 @@ import type {
   Plugin,
 } from "../../../mod.ts";
 import { NotFoundError } from "../../../core/errors.ts";
-import { hostPlatform, parsePlatform, platformMatches } from "../../../core/oci/platform.ts";
+import {
+  formatPlatform,
+  hostPlatform,
+  parsePlatform,
+  platformMatches,
+} from "../../../core/oci/platform.ts";
 import { convertDockerfile } from "./convert.ts";
 import { parseDockerignore } from "../../../core/fs/path_matcher.ts";
 
@@ -56,6 +61,7 @@ async function onBuild(args: FrontendBuildArgs, context: FrontendContext): Promi
       target: args.options.target,
       platform,
       buildPlatform: hostPlatform(),
+      stepScope: platforms.length > 1 ? formatPlatform(platform) : undefined,
       excludes,
       resolveImage: (reference, imagePlatform) =>
         context.resolveImage(reference, { platform: imagePlatform }),
