@@ -118,13 +118,23 @@ async function inspect(sandbox: PluginSandbox): Promise<PluginDescription> {
       ? `its top-level code was denied ${access.kind} access to "${access.target}": code outside ` +
         `hooks runs without permissions, so move that access into a hook`
       : (error as Error)?.name === "SyntaxError" && where === undefined
-      ? `the bundled module is not valid JavaScript: ${message}`
+      ? invalidBundleProblem(message)
       : `evaluating the module threw: ${message}${where ? ` (at ${where})` : ""}`;
     throw new InvalidInputError(`Failed to load plugin from "${sandbox.file}": ${problem}`, {
       cause: error,
       data: { file: sandbox.file },
     });
   }
+}
+
+// The bundle wraps each module in a function, so a top-level await is a syntax error there, and
+// the message names the bundle's data: URL, which means nothing to the plugin's author.
+function invalidBundleProblem(message: string): string {
+  const cleaned = message.replace(/ at data:\S+/g, "").trim();
+  const hint = /reserved word|await/i.test(cleaned)
+    ? " (top-level await is not supported in plugins; move it into a hook)"
+    : "";
+  return `the bundled module is not valid JavaScript: ${cleaned}${hint}`;
 }
 
 // Returns "file:line" of the first stack frame in the plugin file. The column is left out

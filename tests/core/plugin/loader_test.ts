@@ -184,6 +184,11 @@ const LOAD_ERRORS: [string, string, string][] = [
     `Failed to load plugin from "./plugin.ts": unknown permission "sys" in "permissions" (allowed: read, write, net, run, env)`,
   ],
   [
+    "a top-level await",
+    `const value = await Promise.resolve(1);\nexport default { apiVersion: 1, name: "x", value };\n`,
+    "(top-level await is not supported in plugins; move it into a hook)",
+  ],
+  [
     "top-level code that throws",
     `const config = JSON.parse("{");\nexport default { apiVersion: 1, name: "x", config };\n`,
     `Failed to load plugin from "./plugin.ts": evaluating the module threw: Expected property name or '}' in JSON at position 1 (line 1 column 2) (at ./plugin.ts:1)`,
