@@ -10,6 +10,7 @@ import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { loadGraph } from "./graph/definition.ts";
 import type { Executor } from "./exec/executor.ts";
 import { createExporterContext } from "./image/exporter_context.ts";
+import { createPluginContext } from "./plugin/context.ts";
 import { createFrontendContext } from "./plugin/frontend_context.ts";
 import type { PluginRegistry } from "./plugin/registry.ts";
 import type {
@@ -89,10 +90,6 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
     return { output, exporter: found };
   });
 
-  for (const { output, exporter } of exporters) {
-    await exporter.exporter.onCheck?.({ attrs: output.attrs, names: options.names });
-  }
-
   await using store = await openStore(options.root);
   const base = {
     store,
@@ -103,6 +100,12 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
     debug: options.debug,
     containerd: options.containerd,
   };
+  for (const { output, exporter } of exporters) {
+    await exporter.exporter.onCheck?.(
+      { attrs: output.attrs, names: options.names },
+      createPluginContext(base, exporter.origin.plugin),
+    );
+  }
   const locals = {
     ...options.locals,
     ...await loadRemoteLocals(options.remoteLocals ?? {}, {

@@ -264,8 +264,15 @@ function exporterStandIn(
   sandbox: PluginSandbox,
 ): ExporterPlugin {
   const name = entry.name as string;
-  // NOTE: a sandboxed exporter's onCheck is not forwarded, so its options are checked only when
-  // onExport runs, after the build.
+  const onCheck = entry.onCheck
+    ? hook(
+      sandbox,
+      { list: "exporters", index, hook: "onCheck" },
+      `onCheck of exporter "${name}"`,
+      "exporter",
+      () => undefined,
+    )
+    : undefined;
   const onExport = entry.onExport
     ? hook(
       sandbox,
@@ -277,6 +284,7 @@ function exporterStandIn(
     : undefined;
   return {
     name,
+    onCheck,
     // The export shows as a step of its own, as the built-in exporters' do, so a user sees it
     // run even when the plugin reports nothing.
     onExport: onExport &&

@@ -406,8 +406,9 @@ export interface ExporterPlugin {
   name: string;
   /**
    * Checks the output's options before the build starts, so a wrong `--output` or `-t` fails
-   * at once rather than after the build. Optional; `onExport` must check them too.
+   * at once rather than after the build. Optional; `onExport` must check them too. `context`
+   * gives the build's services, such as its logger; nothing is built yet.
    */
-  onCheck?(args: ExportCheckArgs): void | Promise<void>;
+  onCheck?(args: ExportCheckArgs, context: PluginContext): void | Promise<void>;
   onExport(args: ExportArgs, context: ExporterContext): Promise<ExportResult>;
 }

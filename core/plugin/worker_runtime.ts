@@ -36,6 +36,7 @@ export interface SourceDescription {
 /** An exporter entry as the worker saw it. */
 export interface ExporterDescription {
   name: unknown;
+  onCheck: boolean;
   onExport: boolean;
 }
 
@@ -49,7 +50,7 @@ export interface FrontendDescription {
 export interface HookTarget {
   list: "sources" | "exporters" | "frontends";
   index: number;
-  hook: "onResolve" | "onLoad" | "onExport" | "onBuild";
+  hook: "onResolve" | "onLoad" | "onCheck" | "onExport" | "onBuild";
 }
 
 /**
@@ -103,6 +104,7 @@ export function describePluginModule(moduleExports: Record<string, unknown>): Pl
     })),
     exporters: describeList(plugin.exporters, (exporter) => ({
       name: copy(exporter.name),
+      onCheck: typeof exporter.onCheck === "function",
       onExport: typeof exporter.onExport === "function",
     })),
     frontends: describeList(plugin.frontends, (frontend) => ({

@@ -370,3 +370,50 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("plugins: an exporter's onCheck runs before the build", async () => {
+  await using temp = await createTempDir();
+  await writeTree(temp.path, {
+    "checked.ts": `import type { Plugin } from "${MOD_PATH}";
+
+const plugin: Plugin = {
+  apiVersion: 1,
+  name: "checked",
+  exporters: [{
+    name: "checked",
+    onCheck(args) {
+      if (!args.attrs.dest) throw new Error('missing "dest"');
+    },
+    onExport: async () => ({}),
+  }],
+};
+export default plugin;
+`,
+    "context/Dockerfile": "FROM 127.0.0.1:1/nothing:1\nRUN true\n",
+  });
+
+  const result = await runCliWithInput(
+    [
+      "build",
+      "--root",
+      `${temp.path}/root`,
+      "--progress",
+      "plain",
+      "--plugin",
+      "./checked.ts",
+      "--output",
+      "type=checked",
+      "context",
+    ],
+    new Uint8Array(0),
+    { cwd: temp.path },
+  );
+
+  assertEquals(result.code, 1);
+  assertStringIncludes(
+    result.stderr,
+    'Plugin "checked" (./checked.ts) failed in onCheck of exporter "checked": missing "dest"',
+  );
+  // The base image does not exist, so a check after the build would have failed on it instead.
+  assert(!result.stderr.includes("nothing"), result.stderr);
+});
