@@ -5,12 +5,12 @@
  * @module
  */
 
-import { RemoteError } from "../errors.ts";
+import { RemoteError, TsbuildError } from "../errors.ts";
 import { readLimited } from "./_body.ts";
 import type { Challenge } from "./_challenge.ts";
 import type { RegistryContext } from "./_context.ts";
 import { networkReason, toTsbuildError } from "./_errors.ts";
-import { startDeadline } from "./_idle_timeout.ts";
+import { describeStall, startDeadline } from "./_idle_timeout.ts";
 import type { RegistryCredentials } from "./docker_config.ts";
 
 /** Details of the challenged request that `authorize()` needs. */
@@ -65,10 +65,14 @@ async function fetchToken(ctx: RegistryContext, args: AuthorizeArgs, challenge: 
 
   let response: Response;
   const deadline = startDeadline(ctx.idleTimeoutMs, 0, ctx.signal);
-  const seconds = ctx.idleTimeoutMs / 1000;
+  const seconds = deadline.headersMs / 1000;
   try {
     response = await ctx.fetch(url, { headers, signal: deadline.signal });
     deadline.headersReceived();
+    if (deadline.expired) {
+      await response.body?.cancel().catch(() => {});
+      throw new DOMException("The token server did not respond in time", "TimeoutError");
+    }
   } catch (error) {
     deadline.clear();
     if (deadline.expired && !ctx.signal?.aborted) {
@@ -88,11 +92,22 @@ async function fetchToken(ctx: RegistryContext, args: AuthorizeArgs, challenge: 
     );
   }
   if (response.body !== null) {
-    const body = deadline.watchBody(response.body, () =>
-      new RemoteError(
-        `${args.operation}: token server "${realm}" sent nothing for ${seconds} s`,
-        { data: { registry: args.registry, realm } },
-      ));
+    const data = { registry: args.registry, realm };
+    const body = deadline.watchBody(
+      response.body,
+      (stall) =>
+        new RemoteError(`${args.operation}: token server "${realm}" ${describeStall(stall)}`, {
+          data,
+        }),
+      (error) =>
+        toTsbuildError(error, ctx.signal, () =>
+          new RemoteError(
+            `${args.operation}: token server "${realm}" stopped sending its response: ${
+              networkReason(error)
+            }`,
+            { cause: error, data },
+          )),
+    );
     response = new Response(body, {
       status: response.status,
       statusText: response.statusText,
@@ -154,6 +169,8 @@ async function readToken(response: Response, args: AuthorizeArgs, realm: string)
       ? await readLimited(response.body, MAX_TOKEN_RESPONSE_BYTES)
       : new Uint8Array();
   } catch (error) {
+    // A stall or a cancellation already says what happened.
+    if (error instanceof TsbuildError) throw error;
     const reason = error instanceof RangeError
       ? `sent a response larger than ${MAX_TOKEN_RESPONSE_BYTES} bytes`
       : "failed while sending its response";

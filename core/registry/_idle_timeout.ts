@@ -1,25 +1,47 @@
 /**
- * Time limits on registry requests, so that a registry that stops responding
- * fails the build with its name instead of holding it forever.
+ * Time limits on registry requests, so that a registry that stops responding,
+ * or sends a trickle, fails the build with its name instead of holding it.
  *
  * @module
  */
 
-/** Slowest upload rate allowed for before a request counts as stalled: 128 KiB a second. */
-const MIN_UPLOAD_BYTES_PER_MS = 128;
+/**
+ * Slowest upload rate allowed for before a request counts as stalled: 32 KiB a second,
+ * about a quarter of a megabit, so slow links still push 8 MiB chunks.
+ */
+const MIN_UPLOAD_BYTES_PER_MS = 32;
 
-/** A deadline for one request's response headers, then for each chunk of its body. */
+/**
+ * Slowest average rate a response body may keep once the wait for it passed the idle limit:
+ * 1 KiB a second. A body that trickles a byte at a time stays under the idle limit between
+ * chunks, and this ends it.
+ */
+const MIN_DOWNLOAD_BYTES_PER_MS = 1;
+
+/** Largest delay `setTimeout` takes; longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Why a response body stopped: it paused too long, or it came too slowly. */
+export type BodyStall = { kind: "idle"; ms: number } | { kind: "slow"; bytes: number; ms: number };
+
+/** A deadline for one request's response headers, then for its body. */
 export interface RequestDeadline {
   /** Aborts the request when the deadline passes, and with the caller's own signal. */
   signal: AbortSignal;
   /** Whether the deadline, not the caller, aborted the request. */
   readonly expired: boolean;
-  /** Stops the header deadline once headers arrived; the body gets its own idle limit. */
+  /** How long the response headers may take, in milliseconds. */
+  readonly headersMs: number;
+  /** Stops the header deadline once headers arrived; the body gets its own limits. */
   headersReceived(): void;
-  /** Returns `body` with an idle limit between chunks, which errors it with `onIdle()`. */
+  /**
+   * Returns `body` with an idle limit between chunks and a floor on its average rate. A stall
+   * errors the stream with `onStall(...)`, any other failure with `onError(error)`.
+   */
   watchBody(
     body: ReadableStream<Uint8Array>,
-    onIdle: () => Error,
+    onStall: (stall: BodyStall) => Error,
+    onError: (error: unknown) => Error,
   ): ReadableStream<Uint8Array>;
   /** Clears the timers. */
   clear(): void;
@@ -27,7 +49,7 @@ export interface RequestDeadline {
 
 /**
  * Starts the deadline of a request that sends `bodyBytes`: the response headers must arrive
- * within `idleMs` plus the time the body takes at the slowest allowed rate.
+ * within `idleMs` plus the time the body takes at the slowest allowed upload rate.
  */
 export function startDeadline(
   idleMs: number,
@@ -45,7 +67,8 @@ export function startDeadline(
       controller.abort(new DOMException("The registry did not respond in time", "TimeoutError"));
     }, ms);
   };
-  arm(idleMs + Math.ceil(bodyBytes / MIN_UPLOAD_BYTES_PER_MS));
+  const headersMs = Math.min(idleMs + Math.ceil(bodyBytes / MIN_UPLOAD_BYTES_PER_MS), MAX_TIMER_MS);
+  arm(headersMs);
   const signal = callerSignal
     ? AbortSignal.any([callerSignal, controller.signal])
     : controller.signal;
@@ -55,25 +78,39 @@ export function startDeadline(
     get expired() {
       return expired;
     },
+    headersMs,
     headersReceived() {
       clearTimeout(timer);
     },
-    watchBody(body, onIdle) {
+    watchBody(body, onStall, onError) {
       const reader = body.getReader();
-      let failIdle: (() => void) | undefined;
+      // Only time spent waiting for the server counts, so a consumer that reads slowly or late
+      // does not make the server look slow.
+      let waited = 0;
+      let received = 0;
       return new ReadableStream<Uint8Array>({
         async pull(stream) {
-          failIdle = () => stream.error(onIdle());
-          arm(idleMs, failIdle);
+          arm(idleMs, () => stream.error(onStall({ kind: "idle", ms: idleMs })));
+          const asked = Date.now();
           try {
             const { done, value } = await reader.read();
             clearTimeout(timer);
-            if (done) stream.close();
-            else stream.enqueue(value);
+            if (done) return stream.close();
+            received += value.byteLength;
+            waited += Date.now() - asked;
+            if (waited > idleMs && received < waited * MIN_DOWNLOAD_BYTES_PER_MS) {
+              expired = true;
+              controller.abort(new DOMException("The registry sent too slowly", "TimeoutError"));
+              return stream.error(onStall({ kind: "slow", bytes: received, ms: waited }));
+            }
+            stream.enqueue(value);
           } catch (error) {
             clearTimeout(timer);
-            // The idle timer already errored the stream with a clearer message.
-            if (!expired) stream.error(error);
+            // An error on a stream that is errored already changes nothing, so the idle timer's
+            // clearer message stays; a request aborted after its headers still ends here.
+            stream.error(
+              expired ? onStall({ kind: "idle", ms: idleMs }) : onError(error),
+            );
           }
         },
         cancel(reason) {
@@ -86,4 +123,11 @@ export function startDeadline(
       clearTimeout(timer);
     },
   };
+}
+
+/** Describes a stalled body, after the name of the server that sent it. */
+export function describeStall(stall: BodyStall): string {
+  return stall.kind === "idle"
+    ? `sent nothing for ${stall.ms / 1000} s`
+    : `sent only ${stall.bytes} bytes in ${(stall.ms / 1000).toFixed(1)} s`;
 }

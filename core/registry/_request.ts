@@ -13,7 +13,7 @@ import { parseChallenges } from "./_challenge.ts";
 import type { RegistryContext } from "./_context.ts";
 import { networkReason, toTsbuildError } from "./_errors.ts";
 import { registryBaseUrl } from "./endpoint.ts";
-import { type RequestDeadline, startDeadline } from "./_idle_timeout.ts";
+import { describeStall, type RequestDeadline, startDeadline } from "./_idle_timeout.ts";
 
 /** One request to a registry. */
 export interface RegistryRequest {
@@ -86,6 +86,11 @@ async function sendWithRetries(
     try {
       const response = await ctx.fetch(url, init);
       deadline.headersReceived();
+      if (deadline.expired) {
+        // The limit passed just as the headers came; the body is aborted already.
+        await response.body?.cancel().catch(() => {});
+        throw new DOMException("The registry did not respond in time", "TimeoutError");
+      }
       if (attempt === maxAttempts || !RETRY_STATUSES.has(response.status)) {
         return watchBody(ctx, request, response, deadline);
       }
@@ -93,12 +98,12 @@ async function sendWithRetries(
       await response.body?.cancel();
     } catch (error) {
       deadline.clear();
-      const seconds = ctx.idleTimeoutMs / 1000;
+      const attempts = attempt > 1 ? ` (attempt ${attempt} of ${maxAttempts})` : "";
       const failure = deadline.expired && !ctx.signal?.aborted
         ? new RemoteError(
           `${request.operation}: registry "${registry}" did not respond to ${request.method} ${
             new URL(url).pathname
-          } within ${seconds} s`,
+          } within ${deadline.headersMs / 1000} s${attempts}`,
           { cause: error, data: { registry, url } },
         )
         : toTsbuildError(error, ctx.signal, () =>
@@ -126,11 +131,22 @@ function watchBody(
     return response;
   }
   const registry = request.reference.registry;
-  const body = deadline.watchBody(response.body, () =>
-    new RemoteError(
-      `${request.operation}: registry "${registry}" sent nothing for ${ctx.idleTimeoutMs / 1000} s`,
-      { data: { registry, url: response.url } },
-    ));
+  const data = { registry, url: response.url };
+  const body = deadline.watchBody(
+    response.body,
+    (stall) =>
+      new RemoteError(`${request.operation}: registry "${registry}" ${describeStall(stall)}`, {
+        data,
+      }),
+    (error) =>
+      toTsbuildError(error, ctx.signal, () =>
+        new RemoteError(
+          `${request.operation}: registry "${registry}" stopped sending its response: ${
+            networkReason(error)
+          }`,
+          { cause: error, data },
+        )),
+  );
   const watched = new Response(body, {
     status: response.status,
     statusText: response.statusText,

@@ -10,6 +10,7 @@ import { hostPlatform, type Platform } from "../oci/platform.ts";
 import { formatReference, type ImageReference, parseReference } from "../oci/reference.ts";
 import { openBlob } from "./_blob.ts";
 import { ContentCache } from "./_content_cache.ts";
+import { MAX_TIMER_MS } from "./_idle_timeout.ts";
 import type { RegistryContext } from "./_context.ts";
 import { fetchManifestBytes } from "./_manifest.ts";
 import { pushBlob, type PushBlobResult, pushManifest } from "./_push.ts";
@@ -53,8 +54,9 @@ export interface RegistryClientOptions {
   uploadChunkSize?: number;
   /**
    * Longest wait, in milliseconds, for a registry's response headers (plus time for the request
-   * body at 128 KiB/s) or for the next chunk of a response body. A request that waits longer
-   * fails with a RemoteError naming the registry; GET and HEAD are retried first.
+   * body at 32 KiB/s) or for the next chunk of a response body; a body that has taken longer
+   * than this must also average 1 KiB/s. A request that waits longer fails with a RemoteError
+   * naming the registry; GET and HEAD are retried first.
    * @default 60000
    */
   idleTimeoutMs?: number;
@@ -158,6 +160,13 @@ function createContext(options: RegistryClientOptions): RegistryContext {
     );
   }
 
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  if (!Number.isSafeInteger(idleTimeoutMs) || idleTimeoutMs <= 0 || idleTimeoutMs > MAX_TIMER_MS) {
+    throw new RangeError(
+      `Invalid idleTimeoutMs ${idleTimeoutMs}: expected a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`,
+    );
+  }
+
   let credentialMap: Promise<CredentialMap> | undefined;
   return {
     fetch: options.fetch ?? globalThis.fetch,
@@ -165,7 +174,7 @@ function createContext(options: RegistryClientOptions): RegistryContext {
     insecureRegistries: [...(options.insecureRegistries ?? [])],
     uploadChunkSize,
     retryDelaysMs: RETRY_DELAYS_MS,
-    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    idleTimeoutMs,
     credentials: async (registry) => {
       credentialMap ??= readDockerCredentials(options.dockerConfigPath);
       return (await credentialMap).get(registry);

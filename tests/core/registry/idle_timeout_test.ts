@@ -7,12 +7,19 @@
 
 import { RemoteError } from "../../../core/errors.ts";
 import { createRegistryClient } from "../../../core/registry/client.ts";
-import { assert, assertRejects } from "../../_assert.ts";
+import { assert, assertRejects, assertThrows } from "../../_assert.ts";
+import { sharedRegistry } from "../../_fixtures/shared_registry.ts";
 
 const encoder = new TextEncoder();
 
-/** Starts a server that gives each connection `answer`'s bytes and then holds it open. */
-function startStallingServer(answer: (request: string) => string) {
+/**
+ * Starts a server that gives each connection `answer`'s bytes and then holds it open, or, with
+ * `then`, runs `then` on the connection after the answer.
+ */
+function startStallingServer(
+  answer: (request: string) => string,
+  then?: (connection: Deno.Conn) => Promise<void>,
+) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const connections: Deno.Conn[] = [];
   const serving = (async () => {
@@ -24,6 +31,7 @@ function startStallingServer(answer: (request: string) => string) {
         if (read === null) return;
         const reply = answer(new TextDecoder().decode(buffer.subarray(0, read)));
         if (reply) await connection.write(encoder.encode(reply)).catch(() => {});
+        await then?.(connection).catch(() => {});
       })();
     }
   })();
@@ -95,4 +103,81 @@ Deno.test("resolve() fails with the token server's name when it never responds",
     ),
     error.message,
   );
+});
+
+const digest = `sha256:${"a".repeat(64)}` as const;
+const layer = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest, size: 100_000 };
+const BLOB_HEADERS =
+  "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n";
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<void> {
+  for await (const _chunk of stream) {
+    // Reads to the end or the error.
+  }
+}
+
+Deno.test("fetchBlob() ends a body that trickles below the minimum rate", async () => {
+  let stop = false;
+  await using server = startStallingServer(() => BLOB_HEADERS, async (connection) => {
+    while (!stop) {
+      await connection.write(encoder.encode("x"));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+  const client = createRegistryClient({ idleTimeoutMs: 150 });
+
+  try {
+    const error = await assertRejects(
+      async () => readAll(await client.fetchBlob(`${server.host}/x:1`, layer)),
+      RemoteError,
+    );
+
+    assert(error.message.includes(`registry "${server.host}" sent only`), error.message);
+  } finally {
+    stop = true;
+  }
+});
+
+Deno.test("fetchBlob() names the registry when it closes the connection mid-body", async () => {
+  await using server = startStallingServer(() => BLOB_HEADERS + "partial", (connection) => {
+    connection.close();
+    return Promise.resolve();
+  });
+  const client = createRegistryClient({ idleTimeoutMs: 5_000 });
+
+  const error = await assertRejects(
+    async () => readAll(await client.fetchBlob(`${server.host}/x:1`, layer)),
+    RemoteError,
+  );
+
+  assert(
+    error.message.includes(`registry "${server.host}" stopped sending its response`),
+    error.message,
+  );
+});
+
+Deno.test("resolve() ends when the limit passes just as the headers arrive", async () => {
+  const { busyboxRef } = await sharedRegistry();
+  // Headers come back at once, but reach the client only after the 150 ms limit.
+  const lateFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const response = await fetch(input, init);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return response;
+  }) as typeof fetch;
+  const client = createRegistryClient({ idleTimeoutMs: 150, fetch: lateFetch });
+
+  const error = await assertRejects(() => client.resolve(busyboxRef), RemoteError);
+
+  assert(error.message.includes("did not respond to GET"), error.message);
+  assert(error.message.includes("(attempt 3 of 3)"), error.message);
+});
+
+Deno.test("createRegistryClient() rejects an idle limit setTimeout cannot keep", () => {
+  for (const idleTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, 1.5]) {
+    assertThrows(
+      () => createRegistryClient({ idleTimeoutMs }),
+      RangeError,
+      "Invalid idleTimeoutMs",
+    );
+  }
 });
