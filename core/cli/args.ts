@@ -31,7 +31,7 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-/** What to use instead of buildx flags that tsbuild does not have. */
+/** Advice, by flag, for buildx flags that tsbuild does not have. */
 const FLAG_HINTS: Record<string, string> = {
   "--load":
     "tsbuild has no Docker daemon to load into; export with -o type=docker,dest=image.tar, then run docker load -i image.tar",

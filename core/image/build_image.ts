@@ -71,7 +71,7 @@ export async function buildImage(
   const configBlob = await store.blobs.writeBytes(configBytes);
 
   // Docker's schema has no zstd layer type, so zstd layers keep the whole manifest OCI, as in
-  // BuildKit; a Docker manifest listing OCI layer types is one that readers such as skopeo reject.
+  // BuildKit. Readers such as skopeo reject a Docker manifest that lists OCI layer types.
   const docker = (options.dockerMediaTypes ?? false) &&
     !layers.some((layer) => layer.mediaType === OCI_LAYER_ZSTD);
   const layerDescriptors: Descriptor[] = layers.map((layer) => ({

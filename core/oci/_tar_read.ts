@@ -13,7 +13,7 @@ import type { TarEntryHeader, TarEntryType } from "./_tar_diff_writer.ts";
 const BLOCK_SIZE = 512;
 const XATTR_PAX_PREFIX = "SCHILY.xattr.";
 const EMPTY = new Uint8Array(0);
-/** Longest name or link target accepted, Linux's PATH_MAX. */
+/** Maximum length of a name or link target, Linux's PATH_MAX. */
 const MAX_PATH_LENGTH = 4096;
 /** Most bytes of global PAX records kept for the rest of an archive. */
 const MAX_GLOBAL_PAX_SIZE = 64 * 1024;
@@ -191,8 +191,11 @@ function number(block: Uint8Array, offset: number, length: number, field: string
   return value;
 }
 
-/** Reports whether the header's checksum matches, summed over unsigned or, as old tars did, signed bytes. */
-function checksumMatches(block: Uint8Array): boolean {
+/**
+ * Reports whether a 512-byte header block's checksum matches. The sum is taken over unsigned
+ * bytes, or over signed bytes as some old tars wrote it.
+ */
+export function checksumMatches(block: Uint8Array): boolean {
   let stored: number;
   try {
     stored = number(block, 148, 8, "checksum");
@@ -327,8 +330,8 @@ function decodeHeader(
       );
     }
   }
-  // Sparse files store a map of holes that only a sparse-aware reader can expand; written as
-  // they are, they would come out at the wrong size or under a placeholder name.
+  // A sparse file stores a map of its holes, which only a sparse-aware reader can expand.
+  // Written as it is, it would come out at the wrong size or under a placeholder name.
   if (flag === "S" || [...pax.keys()].some((key) => key.startsWith("GNU.sparse."))) {
     throw new TarFormatError(`entry "${name}" is a sparse file, which tsbuild cannot unpack`);
   }

@@ -264,23 +264,17 @@ function exporterStandIn(
   sandbox: PluginSandbox,
 ): ExporterPlugin {
   const name = entry.name as string;
-  const onCheck = entry.onCheck
-    ? hook(
+  const exporterHook = (hookName: "onCheck" | "onExport", check: (result: unknown) => unknown) =>
+    hook(
       sandbox,
-      { list: "exporters", index, hook: "onCheck" },
-      `onCheck of exporter "${name}"`,
+      { list: "exporters", index, hook: hookName },
+      `${hookName} of exporter "${name}"`,
       "exporter",
-      () => undefined,
-    )
-    : undefined;
+      check,
+    );
+  const onCheck = entry.onCheck ? exporterHook("onCheck", () => undefined) : undefined;
   const onExport = entry.onExport
-    ? hook(
-      sandbox,
-      { list: "exporters", index, hook: "onExport" },
-      `onExport of exporter "${name}"`,
-      "exporter",
-      checkObjectResult("onExport"),
-    )
+    ? exporterHook("onExport", checkObjectResult("onExport"))
     : undefined;
   return {
     name,

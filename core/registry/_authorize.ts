@@ -10,7 +10,7 @@ import { readLimited } from "./_body.ts";
 import type { Challenge } from "./_challenge.ts";
 import type { RegistryContext } from "./_context.ts";
 import { networkReason, toTsbuildError } from "./_errors.ts";
-import { describeStall, startDeadline } from "./_idle_timeout.ts";
+import { startDeadline, watchResponse } from "./_idle_timeout.ts";
 import type { RegistryCredentials } from "./docker_config.ts";
 
 /** Details of the challenged request that `authorize()` needs. */
@@ -68,11 +68,7 @@ async function fetchToken(ctx: RegistryContext, args: AuthorizeArgs, challenge: 
   const seconds = deadline.headersMs / 1000;
   try {
     response = await ctx.fetch(url, { headers, signal: deadline.signal });
-    deadline.headersReceived();
-    if (deadline.expired) {
-      await response.body?.cancel().catch(() => {});
-      throw new DOMException("The token server did not respond in time", "TimeoutError");
-    }
+    await deadline.headersReceived(response);
   } catch (error) {
     deadline.clear();
     if (deadline.expired && !ctx.signal?.aborted) {
@@ -91,31 +87,12 @@ async function fetchToken(ctx: RegistryContext, args: AuthorizeArgs, challenge: 
         ),
     );
   }
-  if (response.body !== null) {
-    const data = { registry: args.registry, realm };
-    const body = deadline.watchBody(
-      response.body,
-      (stall) =>
-        new RemoteError(`${args.operation}: token server "${realm}" ${describeStall(stall)}`, {
-          data,
-        }),
-      (error) =>
-        toTsbuildError(error, ctx.signal, () =>
-          new RemoteError(
-            `${args.operation}: token server "${realm}" stopped sending its response: ${
-              networkReason(error)
-            }`,
-            { cause: error, data },
-          )),
-    );
-    response = new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
-  } else {
-    deadline.clear();
-  }
+  response = watchResponse(response, deadline, {
+    operation: args.operation,
+    server: `token server "${realm}"`,
+    data: { registry: args.registry, realm },
+    signal: ctx.signal,
+  });
 
   if (!response.ok) {
     await response.body?.cancel();
@@ -169,7 +146,7 @@ async function readToken(response: Response, args: AuthorizeArgs, realm: string)
       ? await readLimited(response.body, MAX_TOKEN_RESPONSE_BYTES)
       : new Uint8Array();
   } catch (error) {
-    // A stall or a cancellation already says what happened.
+    // A stall or a cancellation already carries a message that describes the failure.
     if (error instanceof TsbuildError) throw error;
     const reason = error instanceof RangeError
       ? `sent a response larger than ${MAX_TOKEN_RESPONSE_BYTES} bytes`

@@ -16,7 +16,7 @@ export interface RegistryContext {
   uploadChunkSize: number;
   /** Delays before the second and later attempts of a GET or HEAD, in milliseconds. */
   retryDelaysMs: readonly number[];
-  /** Longest wait for response headers or for the next chunk of a body, in milliseconds. */
+  /** Maximum wait for response headers or for the next chunk of a body, in milliseconds. */
   idleTimeoutMs: number;
   /** Returns the credentials configured for a registry host, if any. */
   credentials(registry: string): Promise<RegistryCredentials | undefined>;

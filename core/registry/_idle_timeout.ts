@@ -5,6 +5,9 @@
  * @module
  */
 
+import { RemoteError } from "../errors.ts";
+import { networkReason, toTsbuildError } from "./_errors.ts";
+
 /**
  * Slowest upload rate allowed for before a request counts as stalled: 32 KiB a second,
  * about a quarter of a megabit, so slow links still push 8 MiB chunks.
@@ -32,8 +35,12 @@ export interface RequestDeadline {
   readonly expired: boolean;
   /** How long the response headers may take, in milliseconds. */
   readonly headersMs: number;
-  /** Stops the header deadline once headers arrived; the body gets its own limits. */
-  headersReceived(): void;
+  /**
+   * Stops the header deadline once `response`'s headers arrived; the body gets its own limits.
+   * Throws a TimeoutError when the deadline passed just as they came, because the request,
+   * body included, is aborted already.
+   */
+  headersReceived(response: Response): Promise<void>;
   /**
    * Returns `body` with an idle limit between chunks and a floor on its average rate. A stall
    * errors the stream with `onStall(...)`, any other failure with `onError(error)`.
@@ -79,8 +86,11 @@ export function startDeadline(
       return expired;
     },
     headersMs,
-    headersReceived() {
+    async headersReceived(response) {
       clearTimeout(timer);
+      if (!expired) return;
+      await response.body?.cancel().catch(() => {});
+      throw new DOMException("The server did not respond in time", "TimeoutError");
     },
     watchBody(body, onStall, onError) {
       const reader = body.getReader();
@@ -91,13 +101,13 @@ export function startDeadline(
       return new ReadableStream<Uint8Array>({
         async pull(stream) {
           arm(idleMs, () => stream.error(onStall({ kind: "idle", ms: idleMs })));
-          const asked = Date.now();
+          const requested = Date.now();
           try {
             const { done, value } = await reader.read();
             clearTimeout(timer);
             if (done) return stream.close();
             received += value.byteLength;
-            waited += Date.now() - asked;
+            waited += Date.now() - requested;
             if (waited > idleMs && received < waited * MIN_DOWNLOAD_BYTES_PER_MS) {
               expired = true;
               controller.abort(new DOMException("The registry sent too slowly", "TimeoutError"));
@@ -106,8 +116,8 @@ export function startDeadline(
             stream.enqueue(value);
           } catch (error) {
             clearTimeout(timer);
-            // An error on a stream that is errored already changes nothing, so the idle timer's
-            // clearer message stays; a request aborted after its headers still ends here.
+            // A request aborted after its headers also fails here. Erroring a stream that the
+            // idle timer errored already changes nothing, so the timer's message stays.
             stream.error(
               expired ? onStall({ kind: "idle", ms: idleMs }) : onError(error),
             );
@@ -130,4 +140,49 @@ export function describeStall(stall: BodyStall): string {
   return stall.kind === "idle"
     ? `sent nothing for ${stall.ms / 1000} s`
     : `sent only ${stall.bytes} bytes in ${(stall.ms / 1000).toFixed(1)} s`;
+}
+
+/** The names a watched response puts in its messages: the operation, the sender, error data. */
+export interface ResponseLabels {
+  /** Start of every message, such as `Failed to resolve "busybox"`. */
+  operation: string;
+  /** The sender, such as `registry "ghcr.io"` or `token server "https://auth/token"`. */
+  server: string;
+  data: Record<string, unknown>;
+  /** The caller's signal: a failure after it aborted is a cancellation. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Returns `response` with the deadline's limits on its body, keeping its status, headers and
+ * URL. A stalled or broken body then fails with a RemoteError naming the sender.
+ */
+export function watchResponse(
+  response: Response,
+  deadline: RequestDeadline,
+  labels: ResponseLabels,
+): Response {
+  if (response.body === null) {
+    deadline.clear();
+    return response;
+  }
+  const { operation, server, data, signal } = labels;
+  const body = deadline.watchBody(
+    response.body,
+    (stall) => new RemoteError(`${operation}: ${server} ${describeStall(stall)}`, { data }),
+    (error) =>
+      toTsbuildError(error, signal, () =>
+        new RemoteError(
+          `${operation}: ${server} stopped sending its response: ${networkReason(error)}`,
+          { cause: error, data },
+        )),
+  );
+  const watched = new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  // A Response built by hand has an empty url; upload Locations resolve against it.
+  Object.defineProperty(watched, "url", { value: response.url });
+  return watched;
 }

@@ -228,7 +228,7 @@ async function nextLocation(upload: Upload, response: Response) {
       data: { registry, status: response.status },
     });
   }
-  // A relative Location is relative to the request it answers, as in any HTTP response.
+  // A relative Location resolves against the URL of the request, as in any HTTP response.
   const url = new URL(location, response.url || requestUrl(ctx, registry, "/"));
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new RemoteError(
@@ -241,7 +241,7 @@ async function nextLocation(upload: Upload, response: Response) {
 
 /**
  * Reports whether a push request succeeded. The distribution spec names 201 or 202 for each
- * step, but some registries answer 200 or 204, which containerd accepts too.
+ * step, but some registries respond with 200 or 204, which containerd accepts too.
  */
 function isSuccess(response: Response): boolean {
   return response.status >= 200 && response.status < 300;

@@ -13,7 +13,7 @@ import { parseChallenges } from "./_challenge.ts";
 import type { RegistryContext } from "./_context.ts";
 import { networkReason, toTsbuildError } from "./_errors.ts";
 import { registryBaseUrl } from "./endpoint.ts";
-import { describeStall, type RequestDeadline, startDeadline } from "./_idle_timeout.ts";
+import { startDeadline, watchResponse } from "./_idle_timeout.ts";
 
 /** One request to a registry. */
 export interface RegistryRequest {
@@ -85,14 +85,14 @@ async function sendWithRetries(
 
     try {
       const response = await ctx.fetch(url, init);
-      deadline.headersReceived();
-      if (deadline.expired) {
-        // The limit passed just as the headers came; the body is aborted already.
-        await response.body?.cancel().catch(() => {});
-        throw new DOMException("The registry did not respond in time", "TimeoutError");
-      }
+      await deadline.headersReceived(response);
       if (attempt === maxAttempts || !RETRY_STATUSES.has(response.status)) {
-        return watchBody(ctx, request, response, deadline);
+        return watchResponse(response, deadline, {
+          operation: request.operation,
+          server: `registry "${registry}"`,
+          data: { registry, url: response.url },
+          signal: ctx.signal,
+        });
       }
       deadline.clear();
       await response.body?.cancel();
@@ -117,43 +117,6 @@ async function sendWithRetries(
     }
     await sleep(ctx.retryDelaysMs[attempt - 1], ctx.signal);
   }
-}
-
-/** Returns `response` with an idle limit on its body, keeping its status, headers and URL. */
-function watchBody(
-  ctx: RegistryContext,
-  request: RegistryRequest,
-  response: Response,
-  deadline: RequestDeadline,
-): Response {
-  if (response.body === null) {
-    deadline.clear();
-    return response;
-  }
-  const registry = request.reference.registry;
-  const data = { registry, url: response.url };
-  const body = deadline.watchBody(
-    response.body,
-    (stall) =>
-      new RemoteError(`${request.operation}: registry "${registry}" ${describeStall(stall)}`, {
-        data,
-      }),
-    (error) =>
-      toTsbuildError(error, ctx.signal, () =>
-        new RemoteError(
-          `${request.operation}: registry "${registry}" stopped sending its response: ${
-            networkReason(error)
-          }`,
-          { cause: error, data },
-        )),
-  );
-  const watched = new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
-  Object.defineProperty(watched, "url", { value: response.url });
-  return watched;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -53,7 +53,7 @@ export interface RegistryClientOptions {
    */
   uploadChunkSize?: number;
   /**
-   * Longest wait, in milliseconds, for a registry's response headers (plus time for the request
+   * Maximum wait, in milliseconds, for a registry's response headers (plus time for the request
    * body at 32 KiB/s) or for the next chunk of a response body; a body that has taken longer
    * than this must also average 1 KiB/s. A request that waits longer fails with a RemoteError
    * naming the registry; GET and HEAD are retried first.

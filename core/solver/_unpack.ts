@@ -8,7 +8,7 @@
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { decompressStream } from "../oci/compression.ts";
 // NOTE: the tar reader is private to core/oci; it is shared here rather than duplicated.
-import { extractEntries } from "../oci/_tar_read.ts";
+import { checksumMatches, extractEntries } from "../oci/_tar_read.ts";
 import type { TarEntryHeader } from "../oci/_tar_diff_writer.ts";
 import { scopedPath } from "../fs/scoped_path.ts";
 import type { OwnerIds } from "./_owner.ts";
@@ -127,15 +127,7 @@ async function startsWithTarHeader(file: string, compression: ArchiveCompression
   } finally {
     await reader.cancel().catch(() => {});
   }
-  return filled === TAR_BLOCK && isTarHeader(block);
-}
-
-function isTarHeader(block: Uint8Array): boolean {
-  const field = new TextDecoder().decode(block.subarray(148, 156)).replace(/[\0 ]+$/, "").trim();
-  if (!/^[0-7]+$/.test(field)) return false;
-  let unsigned = 0;
-  for (let i = 0; i < TAR_BLOCK; i++) unsigned += i >= 148 && i < 156 ? 0x20 : block[i];
-  return unsigned === parseInt(field, 8);
+  return filled === TAR_BLOCK && checksumMatches(block);
 }
 
 async function openDecompressed(

@@ -32,7 +32,7 @@ export async function prepareFileDestination(
 }
 
 /**
- * Rejects a `dest` that is a directory for an exporter that writes a file; exporters call it
+ * Rejects a `dest` that is a directory for an exporter that writes a file. Exporters call it
  * from `onCheck` too, so the mistake shows before the build.
  *
  * @throws {InvalidInputError} when `dest` is a directory.

@@ -358,19 +358,6 @@ await writeDefinition(image(Deno.env.get("BASE")!).run({ args: "echo built > /bu
   assertEquals(await Deno.readTextFile(`${temp.path}/fs/built.txt`), "built\n");
 });
 
-function assertMatchCount(text: string, pattern: RegExp, count: number, message: string): void {
-  assertEquals([...text.matchAll(pattern)].length >= count, true, `${message}:\n${text}`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("plugins: an exporter's onCheck runs before the build", async () => {
   await using temp = await createTempDir();
   await writeTree(temp.path, {
@@ -417,3 +404,16 @@ export default plugin;
   // The base image does not exist, so a check after the build would have failed on it instead.
   assert(!result.stderr.includes("nothing"), result.stderr);
 });
+
+function assertMatchCount(text: string, pattern: RegExp, count: number, message: string): void {
+  assertEquals([...text.matchAll(pattern)].length >= count, true, `${message}:\n${text}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

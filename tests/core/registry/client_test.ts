@@ -541,7 +541,7 @@ Deno.test("createRegistryClient() aborts requests with its signal", async () => 
 });
 
 /**
- * A mock registry (no real one answers this way) that takes one monolithic upload: it answers
+ * A mock registry (no real one responds this way) that takes one monolithic upload: it responds to
  * every step with 200 and a Location relative to the request, or with `location` when given.
  */
 function startLenientRegistry(location?: string) {

@@ -1,6 +1,6 @@
 /**
- * Registries that stop answering. No real registry can be made to stall on cue, so these are
- * raw TCP servers on loopback that read requests and answer partly or not at all.
+ * Registries that stop responding. No real registry can be made to stall on cue, so these are
+ * raw TCP servers on loopback that read requests and respond partly or not at all.
  *
  * @module
  */
@@ -13,11 +13,11 @@ import { sharedRegistry } from "../../_fixtures/shared_registry.ts";
 const encoder = new TextEncoder();
 
 /**
- * Starts a server that gives each connection `answer`'s bytes and then holds it open, or, with
- * `then`, runs `then` on the connection after the answer.
+ * Starts a server that writes `reply`'s bytes to each connection and then keeps it open, or,
+ * with `then`, runs `then` on the connection after the reply.
  */
 function startStallingServer(
-  answer: (request: string) => string,
+  reply: (request: string) => string,
   then?: (connection: Deno.Conn) => Promise<void>,
 ) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -29,8 +29,8 @@ function startStallingServer(
         const buffer = new Uint8Array(65536);
         const read = await connection.read(buffer).catch(() => null);
         if (read === null) return;
-        const reply = answer(new TextDecoder().decode(buffer.subarray(0, read)));
-        if (reply) await connection.write(encoder.encode(reply)).catch(() => {});
+        const bytes = reply(new TextDecoder().decode(buffer.subarray(0, read)));
+        if (bytes) await connection.write(encoder.encode(bytes)).catch(() => {});
         await then?.(connection).catch(() => {});
       })();
     }
