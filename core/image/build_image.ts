@@ -18,7 +18,7 @@ import {
   OCI_LAYER_ZSTD,
   OCI_MANIFEST,
 } from "../oci/media_types.ts";
-import { packLayer } from "../oci/layer_pack.ts";
+import { type PackedLayer, packLayer } from "../oci/layer_pack.ts";
 import { compressBlocks } from "./_parallel_compress.ts";
 import type {
   BuildImageOptions,
@@ -125,13 +125,13 @@ async function layerFor(
     compression: "none",
     sourceDateEpoch: epoch,
   });
-  // An uncompressed layer's digest is its diff ID, which the packer computes anyway.
+  // An uncompressed layer's digest is its diff ID, and its bytes can be packed again from the
+  // snapshot, so only that record is stored.
   const blob = compression === "none"
-    ? await store.blobs.writeHashedStream(
-      packed.stream,
-      packed.done.then((done) => done.diffId),
-      signal,
-    )
+    ? await store.blobs.writeDerived(await drain(packed, signal), {
+      snapshot: snapshot.id,
+      ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+    })
     : await store.blobs.writeStream(compressBlocks(packed.stream, { compression }), {}, signal);
   const { diffId } = await packed.done;
   const layer: LayerInfo = {
@@ -142,4 +142,21 @@ async function layerFor(
   };
   await store.snapshots.addLayer(snapshot.id, key, layer);
   return layer;
+}
+
+/** Reads `packed` to its end and returns the digest and size of the tar. */
+async function drain(packed: PackedLayer, signal: AbortSignal | undefined) {
+  const reader = packed.stream.getReader();
+  try {
+    while (!(await reader.read()).done) {
+      if (signal?.aborted) {
+        await reader.cancel(signal.reason);
+        signal.throwIfAborted();
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const { diffId, size } = await packed.done;
+  return { digest: diffId, size };
 }

@@ -1,13 +1,19 @@
 /**
  * The content store: blobs (layers, configs, manifests) named by their sha256 digest.
  *
+ * Most blobs are files. A derived blob is a record of how to produce its bytes
+ * again, the uncompressed layer tar of a snapshot, as Docker's and buildah's
+ * stores keep a layer as its directory. Building a large layer then reads its
+ * files once to hash them and writes nothing; an exporter that needs the
+ * bytes gets them packed again, checked against the digest as they stream.
+ *
  * @module
  */
 
 import { createHash } from "../deps.ts";
 import { type Digest, digestHex, isDigest } from "../digest.ts";
 import { DigestMismatchError, InvalidInputError } from "../errors.ts";
-import { temporarySibling } from "../fs/atomic.ts";
+import { readJsonIfExists, temporarySibling, writeFileAtomic } from "../fs/atomic.ts";
 import { Writeback } from "./_writeback.ts";
 
 /** A blob's digest and size, as in an OCI descriptor. */
@@ -25,12 +31,36 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
-/** Blobs under `<root>/blobs/sha256/`. */
+/** What a derived blob is made from: a snapshot's diff packed as an uncompressed layer tar. */
+export interface DerivedBlob {
+  snapshot: string;
+  /** The clamp on modification times the layer was packed with, in seconds. */
+  sourceDateEpoch?: number;
+}
+
+/** The record kept for a derived blob. */
+interface DerivedRecord extends DerivedBlob {
+  size: number;
+}
+
+/** Produces the bytes of derived blobs; the store opens one with it. */
+export interface DerivedBlobSource {
+  /** Reports whether the snapshot `blob` is made from is still in the store. */
+  exists(blob: DerivedBlob): boolean;
+  /** Packs the bytes of `blob` again. */
+  open(blob: DerivedBlob): ReadableStream<Uint8Array>;
+}
+
+/** Blobs under `<root>/blobs/sha256/`, and records of derived blobs under `<root>/blobs/derived/`. */
 export class BlobStore {
   readonly dir: string;
+  readonly derivedDir: string;
+  readonly #source: DerivedBlobSource | undefined;
 
-  constructor(root: string) {
+  constructor(root: string, source?: DerivedBlobSource) {
     this.dir = `${root}/blobs/sha256`;
+    this.derivedDir = `${root}/blobs/derived`;
+    this.#source = source;
   }
 
   /** Returns the path of the blob file for `digest`, which may not exist. */
@@ -41,36 +71,57 @@ export class BlobStore {
     return `${this.dir}/${digestHex(digest)}`;
   }
 
-  /** Reports whether the blob `digest` is in the store. */
+  /** Reports whether the blob `digest` is in the store, as a file or derived. */
   async has(digest: Digest): Promise<boolean> {
-    try {
-      await Deno.lstat(this.path(digest));
-      return true;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
-    }
+    return (await this.size(digest)) !== undefined;
   }
 
   /** Returns the size of blob `digest`, or undefined when it is not in the store. */
   async size(digest: Digest): Promise<number | undefined> {
+    const stored = await this.#storedSize(digest);
+    return stored ?? (await this.#derived(digest))?.size;
+  }
+
+  /** Returns the bytes blob `digest` takes on disk: its size, or 0 for a derived blob. */
+  async diskBytes(digest: Digest): Promise<number> {
+    return (await this.#storedSize(digest)) ?? 0;
+  }
+
+  /**
+   * Opens the blob `digest` for reading. A derived blob is packed again, and
+   * its stream fails if the bytes do not match the digest it was recorded with.
+   */
+  async open(digest: Digest): Promise<ReadableStream<Uint8Array>> {
     try {
-      return (await Deno.lstat(this.path(digest))).size;
+      const file = await Deno.open(this.path(digest), { read: true });
+      return file.readable;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      const derived = await this.#derived(digest);
+      if (!derived) throw error;
+      return this.#source!.open(derived).pipeThrough(verifyDerived(digest, derived));
     }
   }
 
-  /** Opens the blob `digest` for reading. */
-  async open(digest: Digest): Promise<ReadableStream<Uint8Array>> {
-    const file = await Deno.open(this.path(digest), { read: true });
-    return file.readable;
+  /** Reads the whole blob `digest`; meant for small blobs such as configs and manifests. */
+  async read(digest: Digest): Promise<Uint8Array> {
+    try {
+      return await Deno.readFile(this.path(digest));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound) || !(await this.#derived(digest))) throw error;
+      return new Uint8Array(await new Response(await this.open(digest)).arrayBuffer());
+    }
   }
 
-  /** Reads the whole blob `digest`; meant for small blobs such as configs and manifests. */
-  read(digest: Digest): Promise<Uint8Array> {
-    return Deno.readFile(this.path(digest));
+  /**
+   * Records that the blob `info` is `blob`'s snapshot packed as a layer tar,
+   * whose digest and size the caller has just computed by packing it.
+   */
+  async writeDerived(info: BlobInfo, blob: DerivedBlob): Promise<BlobInfo> {
+    const record: DerivedRecord = { ...blob, size: info.size };
+    Deno.mkdirSync(this.derivedDir, { recursive: true });
+    await writeFileAtomic(this.#recordPath(info.digest), JSON.stringify(record));
+    return { digest: info.digest, size: info.size };
   }
 
   /** Stores `bytes` and returns their digest and size. */
@@ -101,49 +152,19 @@ export class BlobStore {
     return writer.commit(expected);
   }
 
-  /**
-   * Stores everything `stream` carries under the digest its producer computed
-   * while producing it, without hashing the bytes a second time. Meant for
-   * streams tsbuild generates itself, such as an uncompressed layer whose diff
-   * ID is its digest.
-   *
-   * @param digest Resolves once `stream` has ended, to the sha256 of its bytes.
-   */
-  async writeHashedStream(
-    stream: ReadableStream<Uint8Array>,
-    digest: Promise<Digest>,
-    signal?: AbortSignal,
-  ): Promise<BlobInfo> {
-    // A failed producer also fails its stream, and that error is the one thrown.
-    digest.catch(() => {});
-    const writer = await this.createWriter({ hashed: true });
-    let known: Digest;
-    try {
-      await stream.pipeTo(writer.writable, { signal });
-      known = await digest;
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
-    return writer.commit({ digest: known });
-  }
-
-  /**
-   * Starts writing a blob whose digest is computed as the bytes arrive. With
-   * `hashed`, the caller vouches for the digest it passes to `commit`.
-   */
-  async createWriter(options: { hashed?: boolean } = {}): Promise<BlobWriter> {
+  /** Starts writing a blob whose digest is computed as the bytes arrive. */
+  async createWriter(): Promise<BlobWriter> {
     await Deno.mkdir(this.dir, { recursive: true });
     const temporary = temporarySibling(`${this.dir}/x`);
     const file = await Deno.open(temporary, { write: true, createNew: true, mode: 0o644 });
-    const hash = options.hashed ? undefined : createHash("sha256");
+    const hash = createHash("sha256");
     const writeback = new Writeback(temporary);
     let size = 0;
     let closed = false;
     const fileWriter = file.writable.getWriter();
     const writable = new WritableStream<Uint8Array>({
       async write(chunk) {
-        hash?.update(chunk);
+        hash.update(chunk);
         size += chunk.byteLength;
         await fileWriter.write(chunk);
         writeback.written(chunk.byteLength);
@@ -162,10 +183,7 @@ export class BlobStore {
       writable,
       commit: async (expected = {}) => {
         if (!closed) throw new Error("BlobWriter.commit() called before the stream was closed");
-        if (!hash && !expected.digest) {
-          throw new Error("BlobWriter.commit() needs the digest of a blob its caller hashed");
-        }
-        const digest: Digest = hash ? `sha256:${hash.digest("hex")}` : expected.digest!;
+        const digest: Digest = `sha256:${hash.digest("hex")}`;
         if (
           (expected.digest && expected.digest !== digest) ||
           (expected.size !== undefined && expected.size !== size)
@@ -193,21 +211,84 @@ export class BlobStore {
     };
   }
 
-  /** Lists the digests of all stored blobs. */
+  /** Lists the digests of all blobs, files first, then derived ones. */
   async *list(): AsyncGenerator<Digest> {
-    try {
-      for await (const entry of Deno.readDir(this.dir)) {
-        if (/^[a-f0-9]{64}$/.test(entry.name)) yield `sha256:${entry.name}`;
+    const seen = new Set<string>();
+    for (const dir of [this.dir, this.derivedDir]) {
+      try {
+        for await (const entry of Deno.readDir(dir)) {
+          if (!/^[a-f0-9]{64}$/.test(entry.name) || seen.has(entry.name)) continue;
+          seen.add(entry.name);
+          yield `sha256:${entry.name}`;
+        }
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
 
-  /** Removes blob `digest` if present. */
+  /** Removes blob `digest` if present, its file and its derived record. */
   async remove(digest: Digest): Promise<void> {
-    await Deno.remove(this.path(digest)).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+    for (const path of [this.path(digest), this.#recordPath(digest)]) {
+      await Deno.remove(path).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
   }
+
+  #recordPath(digest: Digest): string {
+    const hex = this.path(digest).slice(this.dir.length + 1);
+    return `${this.derivedDir}/${hex}`;
+  }
+
+  async #storedSize(digest: Digest): Promise<number | undefined> {
+    try {
+      return (await Deno.lstat(this.path(digest))).size;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+  }
+
+  /** Returns the record of derived blob `digest` when its snapshot is still there. */
+  async #derived(digest: Digest): Promise<DerivedRecord | undefined> {
+    if (!this.#source) return undefined;
+    const record = await readJsonIfExists<DerivedRecord>(this.#recordPath(digest));
+    return record && this.#source.exists(record) ? record : undefined;
+  }
+}
+
+/**
+ * Passes a derived blob's bytes through, failing the stream when they run
+ * past the recorded size or end with another digest. Either means the
+ * snapshot's files changed after the layer was recorded, which only a tool
+ * outside tsbuild can do.
+ */
+function verifyDerived(
+  digest: Digest,
+  record: DerivedRecord,
+): TransformStream<Uint8Array, Uint8Array> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const mismatch = (actual: string) =>
+    new DigestMismatchError(
+      `Failed to read layer "${digest}": packed again from snapshot "${record.snapshot}", it ` +
+        `${actual}. The snapshot's files were changed outside tsbuild; run \`tsbuild prune\` ` +
+        `and build again`,
+      { data: { expected: digest, snapshot: record.snapshot } },
+    );
+  return new TransformStream({
+    transform(chunk, controller) {
+      size += chunk.byteLength;
+      if (size > record.size) throw mismatch(`runs past the recorded ${record.size} bytes`);
+      hash.update(chunk);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      const actual = `sha256:${hash.digest("hex")}`;
+      if (size !== record.size || actual !== digest) {
+        throw mismatch(`has digest "${actual}" and size ${size} instead`);
+      }
+    },
+  });
 }

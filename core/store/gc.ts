@@ -29,7 +29,7 @@ export async function diskUsage(store: Store): Promise<DiskUsage> {
   };
   for await (const digest of store.blobs.list()) {
     usage.blobs.count++;
-    usage.blobs.bytes += (await store.blobs.size(digest)) ?? 0;
+    usage.blobs.bytes += await store.blobs.diskBytes(digest);
   }
   const seen = new Set<string>();
   for await (const snapshot of store.snapshots.list()) {
@@ -158,7 +158,7 @@ function sweepFolder(dir: string): number {
  * directories are not searched, because their files belong to the images.
  */
 function removeTemporaryFiles(store: Store): void {
-  const dirs = [store.blobs.dir, store.cache.dir];
+  const dirs = [store.blobs.dir, store.blobs.derivedDir, store.cache.dir];
   for (const entry of readDirOrEmpty(store.snapshots.dir)) {
     if (entry.isDirectory) dirs.push(`${store.snapshots.dir}/${entry.name}`);
   }

@@ -80,6 +80,19 @@ export class SnapshotStore {
     return readJsonIfExists<SnapshotInfo>(`${this.dir}/${id}/${INFO_FILE}`);
   }
 
+  /** Reports whether snapshot `id` is committed; its record is removed first when it is deleted. */
+  exists(id: string): boolean {
+    try {
+      Deno.lstatSync(`${this.dir}/${id}/${INFO_FILE}`);
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
   /** Returns the chain ending at `id`, base first. */
   async chain(id: string | undefined): Promise<SnapshotInfo[]> {
     const chain: SnapshotInfo[] = [];

@@ -11,6 +11,7 @@ import { InvalidInputError } from "../errors.ts";
 import { BlobStore } from "./blobs.ts";
 import { CacheIndex } from "./cache_index.ts";
 import { SnapshotStore } from "./snapshots.ts";
+import { snapshotLayerSource } from "./_snapshot_layers.ts";
 import { homeDirectory } from "../fs/home.ts";
 
 /** Options for {@link openStore}. */
@@ -62,10 +63,11 @@ export async function openStore(root: string, options: StoreOptions = {}): Promi
     await Deno.remove(temporaryDir, { recursive: true }).catch(() => {});
     lockFile.close();
   };
+  const snapshots = new SnapshotStore(root, temporaryDir);
   return {
     root,
-    blobs: new BlobStore(root),
-    snapshots: new SnapshotStore(root, temporaryDir),
+    blobs: new BlobStore(root, snapshotLayerSource(snapshots)),
+    snapshots,
     cache: new CacheIndex(root),
     temporaryDir,
     dataDir: (name) => `${root}/data/${name}`,

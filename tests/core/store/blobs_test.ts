@@ -1,5 +1,5 @@
-import { assertEquals, assertRejects } from "../../_assert.ts";
-import { BlobStore } from "../../../core/store/blobs.ts";
+import { assertEquals, assertRejects, assertStringIncludes } from "../../_assert.ts";
+import { BlobStore, type DerivedBlobSource } from "../../../core/store/blobs.ts";
 import { digestOf } from "../../../core/digest.ts";
 import { DigestMismatchError } from "../../../core/errors.ts";
 import { createHash } from "../../../core/deps.ts";
@@ -50,33 +50,68 @@ Deno.test("writeStream() refuses bytes that do not match the expected digest and
   assertEquals(await entries(blobs.dir), []);
 });
 
-Deno.test("writeHashedStream() names the blob by the producer's digest", async () => {
+/** A derived-blob source whose snapshots are strings in a map. */
+function textSource(snapshots: Map<string, string>): DerivedBlobSource {
+  return {
+    exists: (blob) => snapshots.has(blob.snapshot),
+    open: (blob) => streamOf(snapshots.get(blob.snapshot)!),
+  };
+}
+
+Deno.test("writeDerived() records a blob that open() and read() produce again", async () => {
   await using root = await temporaryRoot();
-  const blobs = new BlobStore(root.path);
+  const snapshots = new Map([["s1", "packed tar"]]);
+  const blobs = new BlobStore(root.path, textSource(snapshots));
   const digest = digestOf("packed tar");
-  const info = await blobs.writeHashedStream(streamOf("packed", " tar"), Promise.resolve(digest));
-  assertEquals(info, { digest, size: 10 });
-  assertEquals(await entries(blobs.dir), [digest.slice("sha256:".length)]);
+  assertEquals(await blobs.writeDerived({ digest, size: 10 }, { snapshot: "s1" }), {
+    digest,
+    size: 10,
+  });
+
+  assertEquals(await blobs.has(digest), true);
+  assertEquals(await blobs.size(digest), 10);
+  assertEquals(await blobs.diskBytes(digest), 0);
+  assertEquals(new TextDecoder().decode(await blobs.read(digest)), "packed tar");
+  assertEquals(await new Response(await blobs.open(digest)).text(), "packed tar");
+  assertEquals(await Array.fromAsync(blobs.list()), [digest]);
+  await assertRejects(() => Deno.stat(blobs.path(digest)), Deno.errors.NotFound);
+
+  // Without its snapshot the record names nothing the store can produce.
+  snapshots.delete("s1");
+  assertEquals(await blobs.has(digest), false);
+  await assertRejects(() => blobs.open(digest), Deno.errors.NotFound);
+
+  await blobs.remove(digest);
+  assertEquals(await Array.fromAsync(blobs.list()), []);
 });
 
-Deno.test("writeHashedStream() keeps nothing when the producer fails", async () => {
+Deno.test("open() fails a derived blob whose bytes changed, naming the blob and its snapshot", async () => {
   await using root = await temporaryRoot();
-  const blobs = new BlobStore(root.path);
-  await assertRejects(
-    () => blobs.writeHashedStream(streamOf("partial"), Promise.reject(new Error("pack failed"))),
-    Error,
-    "pack failed",
-  );
-  assertEquals(await entries(blobs.dir), []);
+  const snapshots = new Map([["s1", "packed tar"]]);
+  const blobs = new BlobStore(root.path, textSource(snapshots));
+  const digest = digestOf("packed tar");
+  await blobs.writeDerived({ digest, size: 10 }, { snapshot: "s1" });
 
-  const failing = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      controller.error(new Error("read failed"));
-    },
-  });
-  const never = new Promise<never>(() => {});
-  await assertRejects(() => blobs.writeHashedStream(failing, never), Error, "read failed");
-  assertEquals(await entries(blobs.dir), []);
+  for (const changed of ["packed taR", "packed tar, and more"]) {
+    snapshots.set("s1", changed);
+    const error = await assertRejects(
+      async () => await new Response(await blobs.open(digest)).text(),
+      DigestMismatchError,
+      `Failed to read layer "${digest}": packed again from snapshot "s1"`,
+    );
+    assertStringIncludes(error.message, "tsbuild prune");
+  }
+});
+
+Deno.test("a file blob wins over a derived record of the same digest", async () => {
+  await using root = await temporaryRoot();
+  const blobs = new BlobStore(root.path, textSource(new Map([["s1", "other bytes"]])));
+  const info = await blobs.writeStream(streamOf("layer bytes"));
+  await blobs.writeDerived(info, { snapshot: "s1" });
+  assertEquals(await new Response(await blobs.open(info.digest)).text(), "layer bytes");
+  assertEquals(await Array.fromAsync(blobs.list()), [info.digest]);
+  await blobs.remove(info.digest);
+  assertEquals(await blobs.has(info.digest), false);
 });
 
 async function temporaryRoot() {
