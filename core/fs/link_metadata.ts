@@ -7,6 +7,8 @@
  * @module
  */
 
+import { lastErrno, osError } from "./os_error.ts";
+
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
@@ -16,7 +18,6 @@ function open() {
   return Deno.dlopen("libc.so.6", {
     lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
     utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
-    __errno_location: { parameters: [], result: "pointer" },
   });
 }
 
@@ -28,20 +29,8 @@ function libc() {
 const encoder = new TextEncoder();
 const times = new BigInt64Array(4);
 
-/** Messages and Deno error classes for the errors these calls meet in practice. */
-const ERRORS: Record<number, [string, new (message: string) => Error]> = {
-  1: ["Operation not permitted", Deno.errors.PermissionDenied],
-  2: ["No such file or directory", Deno.errors.NotFound],
-  13: ["Permission denied", Deno.errors.PermissionDenied],
-  20: ["Not a directory", Deno.errors.NotADirectory],
-  30: ["Read-only file system", Deno.errors.PermissionDenied],
-};
-
 function fail(call: string, path: string): never {
-  const pointer = libc().__errno_location();
-  const code = pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
-  const [text, ErrorClass] = ERRORS[code] ?? [`os error ${code}`, Error];
-  throw new ErrorClass(`${text} (os error ${code}): ${call} '${path}'`);
+  throw osError(lastErrno(), call, path);
 }
 
 function cString(value: string): Uint8Array<ArrayBuffer> {

@@ -18,7 +18,7 @@ import {
   OCI_LAYER_ZSTD,
   OCI_MANIFEST,
 } from "../oci/media_types.ts";
-import { type PackedLayer, packLayer } from "../oci/layer_pack.ts";
+import { digestLayer, packLayer } from "../oci/layer_pack.ts";
 import { compressBlocks } from "./_parallel_compress.ts";
 import type {
   BuildImageOptions,
@@ -119,44 +119,43 @@ async function layerFor(
     if (candidate && await store.blobs.has(candidate.digest)) return candidate;
   }
 
-  // The tar is packed uncompressed, which gives its diff ID, and compressed on a pool of workers,
-  // because one thread compressing hundreds of megabytes would dominate the export.
-  const packed = packLayer(store.snapshots.diffDir(snapshot.id), {
-    compression: "none",
-    sourceDateEpoch: epoch,
-  });
+  const diffDir = store.snapshots.diffDir(snapshot.id);
   // An uncompressed layer's digest is its diff ID, and its bytes can be packed again from the
   // snapshot, so only that record is stored.
-  const blob = compression === "none"
-    ? await store.blobs.writeDerived(await drain(packed, signal), {
+  if (compression === "none") {
+    const { diffId, size } = await digestLayer(diffDir, { sourceDateEpoch: epoch }, signal);
+    await store.blobs.writeDerived({ digest: diffId, size }, {
       snapshot: snapshot.id,
       ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
-    })
-    : await store.blobs.writeStream(compressBlocks(packed.stream, { compression }), {}, signal);
+    });
+    return await recordLayer(store, snapshot, key, { digest: diffId, diffId, size, compression });
+  }
+
+  // The tar is packed uncompressed, which gives its diff ID, and compressed on a pool of workers,
+  // because one thread compressing hundreds of megabytes would dominate the export.
+  const packed = packLayer(diffDir, { compression: "none", sourceDateEpoch: epoch });
+  const blob = await store.blobs.writeStream(
+    compressBlocks(packed.stream, { compression }),
+    {},
+    signal,
+  );
   const { diffId } = await packed.done;
+  return await recordLayer(store, snapshot, key, { ...blob, diffId, compression });
+}
+
+/** Records the layer made from `snapshot` with `compression` under `key`, and returns it. */
+async function recordLayer(
+  store: Store,
+  snapshot: SnapshotInfo,
+  key: string,
+  made: { digest: Digest; diffId: Digest; size: number; compression: "gzip" | "zstd" | "none" },
+): Promise<LayerInfo> {
   const layer: LayerInfo = {
-    digest: blob.digest as Digest,
-    diffId,
-    size: blob.size,
-    mediaType: LAYER_MEDIA_TYPES[compression],
+    digest: made.digest,
+    diffId: made.diffId,
+    size: made.size,
+    mediaType: LAYER_MEDIA_TYPES[made.compression],
   };
   await store.snapshots.addLayer(snapshot.id, key, layer);
   return layer;
-}
-
-/** Reads `packed` to its end and returns the digest and size of the tar. */
-async function drain(packed: PackedLayer, signal: AbortSignal | undefined) {
-  const reader = packed.stream.getReader();
-  try {
-    while (!(await reader.read()).done) {
-      if (signal?.aborted) {
-        await reader.cancel(signal.reason);
-        signal.throwIfAborted();
-      }
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const { diffId, size } = await packed.done;
-  return { digest: diffId, size };
 }

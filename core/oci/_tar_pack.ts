@@ -5,8 +5,10 @@
  * @module
  */
 
-import { isOpaque, isWhiteout, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from "../snapshot/whiteout.ts";
-import { listXattrs, readXattr, splitDev } from "./_tar_libc.ts";
+import { isOpaque, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from "../snapshot/whiteout.ts";
+import { type FileReader, openFileReader } from "../fs/file_reader.ts";
+import { type FileStat, lstatPath } from "../fs/statx.ts";
+import { listXattrs, readXattr } from "./_tar_libc.ts";
 import { baseName, compareNames, joinRoot, parentPath } from "./_tar_paths.ts";
 import { walkSorted } from "./_tar_walk.ts";
 import type { WalkEntry } from "./_tar_walk.ts";
@@ -22,10 +24,12 @@ export interface TarSettings {
   translateWhiteouts: boolean;
   /** Receives one sentence per entry that could not be packed as it is. */
   warnings: string[];
+  /** Full chunks the consumer has finished with, for the writer to fill again. */
+  chunkPool?: Uint8Array[];
 }
 
 /** Size of the chunks the tar is produced in; large, so later steps see few chunks. */
-const CHUNK_SIZE = 1024 * 1024;
+export const CHUNK_SIZE = 1024 * 1024;
 
 /**
  * Attributes never packed: overlayfs's own (the opaque mark is translated, the
@@ -55,7 +59,7 @@ function readXattrs(path: string): { xattrs: [string, Uint8Array][]; shared: boo
  * no access or change times are written.
  */
 export function* generateTar(root: string, settings: TarSettings): Generator<Uint8Array> {
-  const writer = new TarWriter(CHUNK_SIZE);
+  const writer = new TarWriter(CHUNK_SIZE, { pool: settings.chunkPool });
   const packer = new EntryPacker(root, writer, settings);
   if (!Deno.statSync(root).isDirectory) {
     throw new Deno.errors.NotADirectory(`Failed to pack "${root}": not a directory`);
@@ -68,8 +72,9 @@ export function* generateTar(root: string, settings: TarSettings): Generator<Uin
   try {
     for (const entry of walkSorted(root)) {
       path = entry.path;
-      yield* packer.write(entry);
-      yield* writer.takeChunks();
+      const data = packer.write(entry);
+      if (data) yield* data;
+      if (writer.hasChunks()) yield* writer.takeChunks();
     }
   } catch (error) {
     if (path === "") throw error;
@@ -85,7 +90,7 @@ class EntryPacker {
   readonly #root: string;
   readonly #writer: TarWriter;
   readonly #settings: TarSettings;
-  /** First path written for each inode with several links, keyed "dev:ino". */
+  /** First path written for each inode with several links, keyed "major:minor:ino" of its device and inode. */
   readonly #links = new Map<string, string>();
 
   constructor(root: string, writer: TarWriter, settings: TarSettings) {
@@ -94,31 +99,40 @@ class EntryPacker {
     this.#settings = settings;
   }
 
-  /** Writes one entry; yields while a large file's data fills chunks. */
-  *write(entry: WalkEntry): Generator<Uint8Array> {
+  /**
+   * Writes one entry. The data of a file larger than a chunk is left to the
+   * returned generator, which yields chunks as they fill. Everything else is
+   * written before this returns, because a generator per entry cost about 10
+   * microseconds, more than reading a small file.
+   */
+  write(entry: WalkEntry): Generator<Uint8Array> | undefined {
     const { path, absolute } = entry;
-    const info = Deno.lstatSync(absolute);
+    const info = lstatPath(absolute);
     const translate = this.#settings.translateWhiteouts;
     // Whiteouts come first: since Linux 5.8, overlayfs may share one whiteout inode among names.
-    if (translate && isWhiteout(info)) return this.#writeWhiteout(path, info);
+    // A whiteout is a character device numbered 0:0.
+    if (translate && info.kind === "char" && info.rdevMajor === 0 && info.rdevMinor === 0) {
+      this.#writeWhiteout(path, info);
+      return undefined;
+    }
 
     const { header, shared } = this.#baseHeader(path, info);
-    if (info.isSymlink) {
+    if (info.kind === "symlink") {
       this.#writeEntry({ ...header, type: "symlink", linkname: Deno.readLinkSync(absolute) });
-    } else if (info.isDirectory) {
+    } else if (info.kind === "dir") {
       this.#writeEntry({ ...header, type: "directory" });
       if (translate && isOpaque(absolute)) this.writeOpaqueMarker(path, header.mtime);
-    } else if (info.isFile) {
-      yield* this.#writeFile(entry, info, header, shared);
-    } else if (info.isCharDevice || info.isBlockDevice) {
-      const type = info.isCharDevice ? "character-device" : "block-device";
-      const { major, minor } = splitDev(info.rdev ?? 0);
-      this.#writeEntry({ ...header, type, devmajor: major, devminor: minor });
-    } else if (info.isFifo) {
+    } else if (info.kind === "file") {
+      return this.#writeFile(entry, info, header, shared);
+    } else if (info.kind === "char" || info.kind === "block") {
+      const type = info.kind === "char" ? "character-device" : "block-device";
+      this.#writeEntry({ ...header, type, devmajor: info.rdevMajor, devminor: info.rdevMinor });
+    } else if (info.kind === "fifo") {
       this.#writeEntry({ ...header, type: "fifo" });
     } else {
       this.#settings.warnings.push(`skipped "${path}": sockets cannot be stored in a tar`);
     }
+    return undefined;
   }
 
   /** Writes the ".wh..wh..opq" entry that marks the directory `dir` opaque. */
@@ -127,7 +141,7 @@ class EntryPacker {
     this.#writeEntry({ name, type: "file", mode: 0, uid: 0, gid: 0, size: 0, mtime });
   }
 
-  #writeWhiteout(path: string, info: Deno.FileInfo): void {
+  #writeWhiteout(path: string, info: FileStat): void {
     const parent = parentPath(path);
     const base = `${WHITEOUT_PREFIX}${baseName(path)}`;
     const name = parent === "" ? base : `${parent}/${base}`;
@@ -142,35 +156,60 @@ class EntryPacker {
     });
   }
 
-  *#writeFile(
+  #writeFile(
     entry: WalkEntry,
-    info: Deno.FileInfo,
+    info: FileStat,
     header: Omit<TarHeader, "type">,
     shared: boolean,
-  ): Generator<Uint8Array> {
+  ): Generator<Uint8Array> | undefined {
     // A file the store shares between snapshots is a separate file wherever it appears.
-    if ((info.nlink ?? 1) > 1 && !shared) {
-      const key = `${info.dev}:${info.ino}`;
+    if (info.nlink > 1 && !shared) {
+      const key = `${info.devMajor}:${info.devMinor}:${info.ino}`;
       const first = this.#links.get(key);
       if (first !== undefined) {
-        return this.#writeEntry({ ...header, type: "link", linkname: first });
+        this.#writeEntry({ ...header, type: "link", linkname: first });
+        return undefined;
       }
       this.#links.set(key, entry.path);
     }
 
     const size = info.size;
     this.#writer.writeHeader({ ...header, type: "file", size });
-    using file = Deno.openSync(entry.absolute, { read: true });
-    let remaining = size;
-    while (remaining > 0) {
-      const space = this.#writer.space();
-      const count = file.readSync(space.subarray(0, Math.min(space.length, remaining)));
-      if (count === null) throw new Error(`file shrank while being packed: expected ${size} bytes`);
-      this.#writer.commit(count);
-      remaining -= count;
-      yield* this.#writer.takeChunks();
+    const file = openFileReader(entry.absolute);
+    if (size > CHUNK_SIZE) return this.#copyLargeFile(file, size);
+    try {
+      this.#copyData(file, size, size);
+    } finally {
+      file.close();
     }
     this.#writer.endEntry();
+    return undefined;
+  }
+
+  /** Copies a large file's data a chunk at a time, yielding each chunk once it is full. */
+  *#copyLargeFile(file: FileReader, size: number): Generator<Uint8Array> {
+    try {
+      for (let remaining = size; remaining > 0;) {
+        const step = Math.min(remaining, CHUNK_SIZE);
+        this.#copyData(file, size, step);
+        remaining -= step;
+        yield* this.#writer.takeChunks();
+      }
+    } finally {
+      file.close();
+    }
+    this.#writer.endEntry();
+  }
+
+  /** Reads the next `count` bytes of `file`, whose size is `size`, into the writer. */
+  #copyData(file: FileReader, size: number, count: number): void {
+    for (let left = count; left > 0;) {
+      const space = this.#writer.space();
+      const read = file.read(space.subarray(0, Math.min(space.length, left)));
+      if (read === 0) throw new Error(`file shrank while being packed: expected ${size} bytes`);
+      this.#writer.commit(read);
+      left -= read;
+    }
   }
 
   #writeEntry(header: TarHeader): void {
@@ -181,14 +220,14 @@ class EntryPacker {
   /** Returns the header fields every entry type shares, and whether the store shares the file. */
   #baseHeader(
     path: string,
-    info: Deno.FileInfo,
+    info: FileStat,
   ): { header: Omit<TarHeader, "type">; shared: boolean } {
     const { xattrs, shared } = readXattrs(joinRoot(this.#root, path));
     const header = {
       name: path,
-      mode: (info.mode ?? 0) & 0o7777,
-      uid: info.uid ?? 0,
-      gid: info.gid ?? 0,
+      mode: info.mode,
+      uid: info.uid,
+      gid: info.gid,
       size: 0,
       mtime: this.#mtime(info),
       xattrs,
@@ -196,8 +235,8 @@ class EntryPacker {
     return { header, shared };
   }
 
-  #mtime(info: Deno.FileInfo): number {
-    const seconds = Math.floor((info.mtime?.getTime() ?? 0) / 1000);
+  #mtime(info: FileStat): number {
+    const seconds = info.mtimeSec;
     const epoch = this.#settings.sourceDateEpoch;
     return epoch !== undefined && seconds > epoch ? epoch : seconds;
   }

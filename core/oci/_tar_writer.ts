@@ -100,14 +100,19 @@ function paxRecord(key: string, value: Uint8Array): Uint8Array {
   return record;
 }
 
-function writeText(block: Uint8Array, offset: number, length: number, value: string): void {
-  const bytes = encoder.encode(value);
-  block.set(bytes.subarray(0, length), offset);
+/** Writes the ASCII string `value`, cut to `length` bytes; the rest of the field keeps its zeros. */
+function writeAscii(block: Uint8Array, offset: number, length: number, value: string): void {
+  const end = Math.min(length, value.length);
+  for (let index = 0; index < end; index++) block[offset + index] = value.charCodeAt(index);
 }
 
 /** Writes `value` as zero-padded octal digits filling all but the field's last byte, a NUL. */
 function writeOctal(block: Uint8Array, offset: number, length: number, value: number): void {
-  writeText(block, offset, length - 1, value.toString(8).padStart(length - 1, "0"));
+  let rest = value;
+  for (let index = offset + length - 2; index >= offset; index--) {
+    block[index] = 0x30 + (rest % 8);
+    rest = Math.floor(rest / 8);
+  }
 }
 
 /** Fields of one ustar header block, each already in range. */
@@ -125,30 +130,35 @@ interface UstarFields {
   devminor: number;
 }
 
-function encodeUstar(fields: UstarFields): Uint8Array {
-  const block = new Uint8Array(BLOCK_SIZE);
-  writeText(block, 0, 100, fields.name);
+const USTAR_MAGIC = "ustar\x0000";
+
+/**
+ * Encodes one header into `block`, 512 bytes that must hold zeros. Every text
+ * field is ASCII by now: names that are not have a PAX record and an ASCII
+ * stand-in.
+ */
+function encodeUstar(block: Uint8Array, fields: UstarFields): void {
+  writeAscii(block, 0, 100, fields.name);
   writeOctal(block, 100, 8, fields.mode);
   writeOctal(block, 108, 8, fields.uid);
   writeOctal(block, 116, 8, fields.gid);
   writeOctal(block, 124, 12, fields.size);
   writeOctal(block, 136, 12, fields.mtime);
-  writeText(block, 156, 1, fields.typeFlag);
-  writeText(block, 157, 100, fields.linkname);
-  writeText(block, 257, 8, "ustar\x0000");
+  writeAscii(block, 156, 1, fields.typeFlag);
+  writeAscii(block, 157, 100, fields.linkname);
+  writeAscii(block, 257, 8, USTAR_MAGIC);
   // uname and gname (265 to 328) stay empty so the archive does not depend on the host's user names.
   writeOctal(block, 329, 8, fields.devmajor);
   writeOctal(block, 337, 8, fields.devminor);
-  writeText(block, 345, 155, fields.prefix);
+  writeAscii(block, 345, 155, fields.prefix);
 
   // The checksum is computed with its own field read as eight spaces.
   block.fill(0x20, 148, 156);
   let checksum = 0;
-  for (const byte of block) checksum += byte;
+  for (let index = 0; index < BLOCK_SIZE; index++) checksum += block[index];
   // Six digits, a NUL and a space, the layout GNU tar writes.
   writeOctal(block, 148, 7, checksum);
   block[154] = 0;
-  return block;
 }
 
 /**
@@ -189,10 +199,20 @@ export class TarWriter {
   #used = 0;
   #ready: Uint8Array[] = [];
   #entryBytes = 0;
+  readonly #pool: Uint8Array[] | undefined;
 
-  constructor(chunkSize: number) {
+  /**
+   * @param options.pool Full chunks the consumer has finished with, filled
+   * again before a new chunk is allocated. That saves allocating and zeroing
+   * a MiB per chunk, which on a VM also means faulting in new pages.
+   */
+  constructor(chunkSize: number, options: { pool?: Uint8Array[] } = {}) {
+    if (chunkSize <= 0 || chunkSize % BLOCK_SIZE !== 0) {
+      throw new RangeError(`Invalid tar chunk size ${chunkSize}: expected a multiple of 512`);
+    }
     this.#chunkSize = chunkSize;
     this.#chunk = new Uint8Array(chunkSize);
+    this.#pool = options.pool;
   }
 
   /** Writes the header blocks of one entry, with a PAX header first when needed. */
@@ -204,7 +224,7 @@ export class TarWriter {
 
     if (records.length > 0) this.#writePaxHeader(directoryName, records);
     const linkname = header.linkname ?? "";
-    this.#writeBytes(encodeUstar({
+    this.#writeBlock({
       name: split?.name ?? fallbackName(directoryName),
       prefix: split?.prefix ?? "",
       typeFlag: TYPE_FLAGS[header.type],
@@ -218,7 +238,7 @@ export class TarWriter {
         : fallbackName(linkname),
       devmajor: header.devmajor ?? 0,
       devminor: header.devminor ?? 0,
-    }));
+    });
     this.#entryBytes = 0;
   }
 
@@ -226,7 +246,7 @@ export class TarWriter {
     const size = records.reduce((total, record) => total + record.length, 0);
     const trimmed = name.endsWith("/") ? name.slice(0, -1) : name;
     const base = trimmed.slice(trimmed.lastIndexOf("/") + 1);
-    this.#writeBytes(encodeUstar({
+    this.#writeBlock({
       name: fallbackName(`PaxHeaders/${base}`),
       prefix: "",
       typeFlag: TYPE_FLAGS.pax,
@@ -238,7 +258,7 @@ export class TarWriter {
       linkname: "",
       devmajor: 0,
       devminor: 0,
-    }));
+    });
     for (const record of records) this.#writeBytes(record);
     this.#pad(size);
   }
@@ -269,17 +289,35 @@ export class TarWriter {
     this.#used = 0;
   }
 
-  /** Returns the chunks filled so far and clears the list. */
-  takeChunks(): Uint8Array[] {
+  /** Reports whether a chunk is ready for {@linkcode TarWriter.takeChunks}. */
+  hasChunks(): boolean {
+    return this.#ready.length > 0;
+  }
+
+  /** Yields the chunks filled so far and clears the list. */
+  *takeChunks(): Generator<Uint8Array> {
     const ready = this.#ready;
     this.#ready = [];
-    return ready;
+    yield* ready;
   }
 
   #rotate(): void {
     this.#ready.push(this.#chunk);
-    this.#chunk = new Uint8Array(this.#chunkSize);
+    this.#chunk = this.#pool?.pop() ?? new Uint8Array(this.#chunkSize);
     this.#used = 0;
+  }
+
+  /**
+   * Encodes a header block in place. Entries and their padding are whole
+   * blocks and the chunk size is a multiple of the block size, so a header
+   * never straddles two chunks.
+   */
+  #writeBlock(fields: UstarFields): void {
+    if (this.#used === this.#chunkSize) this.#rotate();
+    const block = this.#chunk.subarray(this.#used, this.#used + BLOCK_SIZE);
+    block.fill(0);
+    encodeUstar(block, fields);
+    this.#used += BLOCK_SIZE;
   }
 
   #writeBytes(bytes: Uint8Array): void {
@@ -293,11 +331,13 @@ export class TarWriter {
     }
   }
 
-  /** Advances over `count` zero bytes; chunks are fresh allocations, so they already hold zeros. */
+  /** Writes `count` zero bytes. */
   #skip(count: number): void {
     while (count > 0) {
       if (this.#used === this.#chunkSize) this.#rotate();
       const step = Math.min(count, this.#chunkSize - this.#used);
+      // A recycled chunk still holds its old bytes.
+      this.#chunk.fill(0, this.#used, this.#used + step);
       this.#used += step;
       count -= step;
     }

@@ -8,7 +8,8 @@
 import type { Digest } from "../digest.ts";
 import { CancelledError } from "../errors.ts";
 import { createDigestTap } from "./_tar_digest.ts";
-import { generateTar } from "./_tar_pack.ts";
+import { CHUNK_SIZE, generateTar } from "./_tar_pack.ts";
+import { TarHasher } from "./_tar_hasher.ts";
 import { compressStream } from "./compression.ts";
 import type { Compression } from "./compression.ts";
 
@@ -89,6 +90,57 @@ export function packLayer(diffDir: string, options: PackLayerOptions): PackedLay
 export function packTree(dir: string, options: PackLayerOptions): PackedLayer {
   return packDirectory(dir, options, false);
 }
+
+/** The diff ID and size of a layer tar, and the warnings of packing it. */
+export interface LayerDigest {
+  diffId: Digest;
+  size: number;
+  warnings: string[];
+}
+
+/**
+ * Computes the diff ID and size of the uncompressed layer that
+ * {@linkcode packLayer} makes of `diffDir`, without keeping its bytes. The tar
+ * is hashed chunk by chunk as it is produced, a large one on a worker (see
+ * `_tar_hasher.ts`), and its chunks are filled again once hashed.
+ *
+ * @throws {CancelledError} when `signal` is aborted; the walk stops there.
+ */
+export async function digestLayer(
+  diffDir: string,
+  options: { sourceDateEpoch?: number; offloadAfter?: number },
+  signal?: AbortSignal,
+): Promise<LayerDigest> {
+  checkOptions({ compression: "none", sourceDateEpoch: options.sourceDateEpoch });
+  const warnings: string[] = [];
+  const pool: Uint8Array[] = [];
+  const hasher = new TarHasher(pool, CHUNK_SIZE, { offloadAfter: options.offloadAfter });
+  try {
+    let chunks = 0;
+    const settings = {
+      sourceDateEpoch: options.sourceDateEpoch,
+      translateWhiteouts: true,
+      warnings,
+      chunkPool: pool,
+    };
+    for (const chunk of generateTar(diffDir, settings)) {
+      const slot = hasher.update(chunk);
+      if (slot) await slot;
+      // Generating the tar is synchronous, so other work gets a turn now and then.
+      else if (++chunks % CHUNKS_PER_TURN === 0) await new Promise((go) => setTimeout(go, 0));
+      if (signal?.aborted) {
+        throw new CancelledError("Layer pack cancelled", { cause: signal.reason });
+      }
+    }
+    const { digest, size } = await hasher.digest();
+    return { diffId: digest, size, warnings };
+  } finally {
+    hasher.close();
+  }
+}
+
+/** Chunks of a MiB produced between two turns of the event loop in {@linkcode digestLayer}. */
+const CHUNKS_PER_TURN = 64;
 
 function checkOptions(options: PackLayerOptions): void {
   if (!["gzip", "zstd", "none"].includes(options.compression)) {

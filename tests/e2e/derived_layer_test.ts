@@ -96,5 +96,6 @@ Deno.test("uncompressed layer: a snapshot changed outside tsbuild fails the expo
   await assertRejects(() => Deno.stat(`${root}/blobs/derived/${hex}`), Deno.errors.NotFound);
   await buildUncompressed(root, context, dest);
   const rebuilt = await topLayer(dest, `${temp.path}/three`);
-  assertEquals(rebuilt.digest, layer.digest);
+  assertEquals(sha256File(rebuilt.path), rebuilt.digest);
+  assertEquals(await runTool("tar", ["-xOf", rebuilt.path, "app/a.txt"]), "alpha\n");
 });

@@ -8,7 +8,7 @@ import {
 } from "../../_assert.ts";
 import { lutimes } from "../../../core/fs/link_metadata.ts";
 import { CancelledError } from "../../../core/errors.ts";
-import { packLayer, packTree } from "../../../core/oci/layer_pack.ts";
+import { digestLayer, packLayer, packTree } from "../../../core/oci/layer_pack.ts";
 import type { PackLayerOptions } from "../../../core/oci/layer_pack.ts";
 import { unpackLayer } from "../../../core/oci/layer_unpack.ts";
 import { readXattr, writeXattr } from "../../../core/oci/_tar_libc.ts";
@@ -149,6 +149,33 @@ Deno.test("packLayer() reports digest, diff ID and size of the blob", async () =
     assertEquals(result.diffId, sha256(plain));
     assertEquals(plainResult.digest, plainResult.diffId);
     assertEquals(bytes.subarray(4, 8), new Uint8Array([0, 0, 0, 0]), "gzip header mtime");
+  });
+});
+
+for (const [where, offloadAfter] of [["in place", undefined], ["on a worker", 1]] as const) {
+  Deno.test(`digestLayer() gives the diff ID and size of the packed tar, hashed ${where}`, async () => {
+    await withTempDir(async (dir) => {
+      await buildDiffDir(`${dir}/src`);
+      for (const sourceDateEpoch of [undefined, FIXED_TIME - 10]) {
+        const { bytes } = await packToBytes(`${dir}/src`, { compression: "none", sourceDateEpoch });
+        const digest = await digestLayer(`${dir}/src`, { sourceDateEpoch, offloadAfter });
+        assertEquals(digest.diffId, sha256(bytes));
+        assertEquals(digest.size, bytes.length);
+        assertEquals(digest.warnings, []);
+      }
+    });
+  });
+}
+
+Deno.test("digestLayer() stops when its signal is aborted", async () => {
+  await withTempDir(async (dir) => {
+    await buildDiffDir(`${dir}/src`);
+    const abort = new AbortController();
+    abort.abort(new Error("build cancelled"));
+    await assertRejects(
+      () => digestLayer(`${dir}/src`, { offloadAfter: 1 }, abort.signal),
+      CancelledError,
+    );
   });
 });
 
