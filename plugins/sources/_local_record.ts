@@ -1,26 +1,34 @@
 /**
- * The record a local source keeps between builds: the stat fields and content
- * digest of every file it hashed, so unchanged files are not read again.
+ * The record a local source keeps between builds: every entry of the tree it
+ * built, with the stat fields and digests of each, so that unchanged files
+ * are not read again and an unchanged directory is not even listed.
  *
- * The record is JSON Lines: a header, then one array per file. It is written
- * to a temporary file and renamed into place, so a crash leaves the old record.
- * Version 2 added each file's entry digest, so an unchanged scan computes no
- * file digests. A record of another version reads as none, which costs one
- * full read.
+ * The record is a JSON header line, then one JSON array per entry, in the
+ * tree's order (each directory before its children, names sorted). It is
+ * written to a temporary file and renamed into place, so a crash leaves the
+ * old record. The header holds the sha256 of the body, which is checked in place of
+ * every field when it is read. A record of another version reads as
+ * none, which costs one full read.
  *
  * @module
  */
 
 import { lstatIfExists } from "../../core/fs/lstat.ts";
 import { createHash } from "../../core/deps.ts";
-import { type Digest, isDigest } from "../../core/digest.ts";
+import type { Digest } from "../../core/digest.ts";
 import { temporarySibling } from "../../core/fs/atomic.ts";
 import type { LocalStat } from "./_local_stat.ts";
-import { type DirectoryEntry, type FileEntry, walkTree } from "./_local_tree.ts";
+import {
+  type DirectoryEntry,
+  type FileEntry,
+  ROOT_MODE,
+  type TreeEntry,
+  walkTree,
+} from "./_local_tree.ts";
 
 const FORMAT = "tsbuild-local-record";
-// Version 4 stores each file as the tree entry it becomes, keyed by path.
-const VERSION = 4;
+// Version 5 records directories and symlinks too, so an unchanged tree can be rebuilt from it.
+const VERSION = 5;
 
 /** The stored stat fields and digests of one file. */
 export interface FileRecord {
@@ -35,29 +43,105 @@ export interface FileRecord {
   digest: Digest;
 }
 
-/** The files seen by the previous scan of the same directory and patterns. */
+/**
+ * One entry as stored: kind, path, mode, mtimeMs, ctimeMs, ino and digest,
+ * then size and content digest for a file, or the target for a symlink.
+ */
+export type RecordedEntry =
+  | ["f", string, number, number, number, number, Digest, number, Digest]
+  | ["d", string, number, number, number, number, Digest]
+  | ["l", string, number, number, number, number, Digest, string];
+
+/** The result of the previous scan of the same directory and patterns. */
 export interface PreviousScan {
   /** File system time when that scan started, in milliseconds. */
   stampMs: number;
+  /** Paths the patterns left out. */
+  excluded: number;
+  /**
+   * Whether the tree accounts for every name the scan met, so it can be
+   * reused whole. Skipped special files (which warn on each scan) and
+   * directories dropped because nothing in them was kept make it false.
+   */
+  complete: boolean;
+  /** The entries, root first, in the tree's order. */
+  entries: RecordedEntry[];
   /** The files by path, as tree entries ready to be reused. */
   files: RecordedFiles;
 }
 
 /** The files of a record, looked up by path relative to the scanned directory. */
 export class RecordedFiles {
-  readonly #entries: Record<string, FileEntry>;
-  /** Number of files. */
-  readonly size: number;
+  readonly #recorded: RecordedEntry[];
+  #byPath: Map<string, FileEntry> | undefined;
 
-  constructor(entries: Record<string, FileEntry>, size: number) {
-    this.#entries = entries;
-    this.size = size;
+  constructor(recorded: RecordedEntry[]) {
+    this.#recorded = recorded;
+  }
+
+  /** Number of files. */
+  get size(): number {
+    return this.#files().size;
   }
 
   /** Returns the entry of the file at `path`, or undefined. */
   get(path: string): FileEntry | undefined {
-    return Object.hasOwn(this.#entries, path) ? this.#entries[path] : undefined;
+    return this.#files().get(path);
   }
+
+  // Built on first use: a rescan that reuses the whole tree never looks files up by path.
+  #files(): Map<string, FileEntry> {
+    if (this.#byPath) return this.#byPath;
+    this.#byPath = new Map();
+    for (const recorded of this.#recorded) {
+      if (recorded[0] === "f") this.#byPath.set(recorded[1], fileEntry(recorded));
+    }
+    return this.#byPath;
+  }
+}
+
+/** Returns the tree entry that `recorded`, a file, stands for. */
+export function fileEntry(
+  recorded: Extract<RecordedEntry, ["f", ...unknown[]]>,
+): FileEntry {
+  const [, , mode, mtimeMs, ctimeMs, ino, digest, size, content] = recorded;
+  return { kind: "file", mode, digest, content, size, mtimeMs, ctimeMs, ino };
+}
+
+/**
+ * Rebuilds the tree the record was written from. Entries come root first and
+ * each directory before its children, in the order the scan kept them.
+ */
+export function treeFromRecord(entries: RecordedEntry[]): DirectoryEntry {
+  const [, , , rootMtime, rootCtime, rootIno, rootDigest] = entries[0];
+  const root: DirectoryEntry = {
+    kind: "dir",
+    mode: ROOT_MODE,
+    digest: rootDigest,
+    children: new Map(),
+    mtimeMs: rootMtime,
+    ctimeMs: rootCtime,
+    ino: rootIno,
+  };
+  const directories = new Map<string, DirectoryEntry>([["", root]]);
+  for (let index = 1; index < entries.length; index++) {
+    const recorded = entries[index];
+    const path = recorded[1];
+    const slash = path.lastIndexOf("/");
+    const parent = directories.get(slash < 0 ? "" : path.slice(0, slash))!;
+    let entry: TreeEntry;
+    if (recorded[0] === "f") {
+      entry = fileEntry(recorded);
+    } else {
+      const [kind, , mode, mtimeMs, ctimeMs, ino, digest] = recorded;
+      entry = kind === "d"
+        ? { kind: "dir", mode, digest, children: new Map(), mtimeMs, ctimeMs, ino }
+        : { kind: "symlink", mode, digest, target: recorded[7], mtimeMs, ctimeMs, ino };
+      if (entry.kind === "dir") directories.set(path, entry);
+    }
+    parent.children.set(slash < 0 ? path : path.slice(slash + 1), entry);
+  }
+  return root;
 }
 
 /**
@@ -137,18 +221,22 @@ export async function readRecord(path: string): Promise<PreviousScan | undefined
 
   try {
     const headerEnd = text.indexOf("\n");
-    const header = JSON.parse(headerEnd < 0 ? text : text.slice(0, headerEnd));
+    if (headerEnd < 0) return undefined;
+    const header = JSON.parse(text.slice(0, headerEnd));
     if (header?.format !== FORMAT || header.version !== VERSION) return undefined;
-    // The body is the members of one JSON object, each line ending in a comma. Parsing it in one
+    const body = text.slice(headerEnd + 1);
+    if (createHash("sha256").update(body).digest("hex") !== header.body) return undefined;
+    // The body is the elements of one JSON array, each line ending in a comma. Parsing it in one
     // call builds every entry natively, which measured about half the time of building them here.
-    const body = headerEnd < 0 ? "" : text.slice(headerEnd + 1).trimEnd().replace(/,$/, "");
-    const entries: Record<string, FileEntry> = JSON.parse(`{${body}}`);
-    let size = 0;
-    for (const path in entries) {
-      if (!isFileEntry(entries[path])) return undefined;
-      size++;
-    }
-    return { stampMs: Number(header.stampMs), files: new RecordedFiles(entries, size) };
+    const entries: RecordedEntry[] = JSON.parse(`[${body.trimEnd().replace(/,$/, "")}]`);
+    if (entries[0]?.[0] !== "d" || entries[0][1] !== "") return undefined;
+    return {
+      stampMs: Number(header.stampMs),
+      excluded: Number(header.excluded),
+      complete: header.complete === true,
+      entries,
+      files: new RecordedFiles(entries),
+    };
   } catch (error) {
     // A record is only a cache: a damaged one costs a full read, not a failed build.
     if (error instanceof SyntaxError) return undefined;
@@ -156,32 +244,38 @@ export async function readRecord(path: string): Promise<PreviousScan | undefined
   }
 }
 
-function isFileEntry(value: FileEntry): boolean {
-  return value?.kind === "file" && typeof value.size === "number" &&
-    typeof value.mode === "number" && typeof value.mtimeMs === "number" &&
-    typeof value.ctimeMs === "number" && typeof value.ino === "number" &&
-    isDigest(value.content) && isDigest(value.digest);
+/** The counts of a scan that the record's header keeps besides its tree. */
+export interface RecordSummary {
+  excluded: number;
+  complete: boolean;
 }
 
-/** Writes the files of `tree` to the record at `path`, replacing it whole. */
+/** Writes `tree` to the record at `path`, replacing it whole. */
 export async function writeRecord(
   path: string,
   stampMs: number,
   tree: DirectoryEntry,
+  summary: RecordSummary,
 ): Promise<void> {
+  const lines = [`${JSON.stringify(recordedEntry("", tree))},`];
+  for (const [name, entry] of walkTree(tree)) {
+    lines.push(`${JSON.stringify(recordedEntry(name, entry))},`);
+  }
+  const body = lines.join("\n") + "\n";
+  const header = JSON.stringify({
+    format: FORMAT,
+    version: VERSION,
+    stampMs,
+    ...summary,
+    body: createHash("sha256").update(body).digest("hex"),
+  });
   const temporary = temporarySibling(path);
   try {
     const file = await Deno.open(temporary, { write: true, createNew: true, mode: 0o600 });
     try {
-      const writer = createLineWriter(file);
-      await writer.write(JSON.stringify({ format: FORMAT, version: VERSION, stampMs }));
-      for (const [name, entry] of walkTree(tree)) {
-        if (entry.kind !== "file") continue;
-        const { size, mode, mtimeMs, ctimeMs, ino, content, digest } = entry;
-        const fields = { kind: "file", size, mode, mtimeMs, ctimeMs, ino, content, digest };
-        await writer.write(`${JSON.stringify(name)}:${JSON.stringify(fields)},`);
-      }
-      await writer.flush();
+      const bytes = new TextEncoder().encode(`${header}\n${body}`);
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
       await file.sync();
     } finally {
       file.close();
@@ -195,24 +289,11 @@ export async function writeRecord(
   }
 }
 
-/** Buffers lines into writes of about 64 KiB. */
-function createLineWriter(file: Deno.FsFile) {
-  const encoder = new TextEncoder();
-  let buffered: string[] = [];
-  let length = 0;
-  const flush = async () => {
-    const bytes = encoder.encode(buffered.join(""));
-    buffered = [];
-    length = 0;
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
-  };
-  return {
-    async write(line: string) {
-      buffered.push(line, "\n");
-      length += line.length + 1;
-      if (length >= 65536) await flush();
-    },
-    flush,
-  };
+function recordedEntry(path: string, entry: TreeEntry): RecordedEntry {
+  const { mode, mtimeMs, ctimeMs, ino, digest } = entry;
+  if (entry.kind === "file") {
+    return ["f", path, mode, mtimeMs, ctimeMs, ino, digest, entry.size, entry.content];
+  }
+  if (entry.kind === "dir") return ["d", path, mode, mtimeMs, ctimeMs, ino, digest];
+  return ["l", path, mode, mtimeMs, ctimeMs, ino, digest, entry.target];
 }

@@ -8,13 +8,7 @@
 import type { PluginContext } from "../../core/plugin/types.ts";
 import { InvalidInputError, NotFoundError } from "../../core/errors.ts";
 import { createLocalFilter } from "./_local_filter.ts";
-import {
-  fileSystemNow,
-  type PreviousScan,
-  readRecord,
-  recordPath,
-  writeRecord,
-} from "./_local_record.ts";
+import { fileSystemNow, readRecord, recordPath, writeRecord } from "./_local_record.ts";
 import { type ScanCounts, scanDirectory } from "./_local_scan.ts";
 import type { DirectoryEntry } from "./_local_tree.ts";
 
@@ -121,7 +115,7 @@ export async function scanLocal(
     // NOTE: the clock is read from the store's file system; both use the kernel's clock unless one is a network mount.
     const stampMs = fileSystemNow(dataDir);
 
-    const { tree, counts } = await scanDirectory(dir, {
+    const { tree, counts, complete, reusedWhole } = await scanDirectory(dir, {
       name,
       filter: createLocalFilter(name, patterns.include, patterns.exclude),
       previous,
@@ -135,22 +129,16 @@ export async function scanLocal(
           },
         ),
     });
-    // An unchanged record is left as it is: rewriting and flushing it would cost more than the scan.
-    if (!matchesPrevious(counts, previous)) await writeRecord(record, stampMs, tree);
+    // A record reused whole is left as it is: rewriting and flushing it would cost more than the
+    // scan. Any other scan found some difference, so the next one could not reuse it.
+    if (!reusedWhole) {
+      await writeRecord(record, stampMs, tree, { excluded: counts.excluded, complete });
+    }
 
     const files = counts.read + counts.reused;
     progress.status(formatCounts(counts), counts.read, files, "files");
     return { tree, counts, stampMs };
   });
-}
-
-/**
- * Reports whether a scan found exactly the files of the previous record, each
- * unchanged. Then every file was settled before that record's stamp, so the
- * record stays valid as it is.
- */
-function matchesPrevious(counts: ScanCounts, previous: PreviousScan | undefined): boolean {
-  return previous !== undefined && counts.read === 0 && counts.reused === previous.files.size;
 }
 
 /** Formats scan counts as the step's final status. */

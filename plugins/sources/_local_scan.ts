@@ -8,7 +8,13 @@
 import { InvalidInputError } from "../../core/errors.ts";
 import { hashFile } from "./_local_hash.ts";
 import type { LocalFilter } from "./_local_filter.ts";
-import { type FileRecord, isUnchanged, type PreviousScan } from "./_local_record.ts";
+import {
+  type FileRecord,
+  isSettled,
+  isUnchanged,
+  type PreviousScan,
+  treeFromRecord,
+} from "./_local_record.ts";
 import {
   directoryDigest,
   type DirectoryEntry,
@@ -41,6 +47,16 @@ export interface ScanCounts {
   skipped: number;
   /** Paths left out by the patterns; a left-out directory counts once. */
   excluded: number;
+}
+
+/** The result of {@link scanDirectory}. */
+export interface ScanResult {
+  tree: DirectoryEntry;
+  counts: ScanCounts;
+  /** Whether the tree accounts for every name met; see {@linkcode PreviousScan.complete}. */
+  complete: boolean;
+  /** Whether the previous scan's tree was reused as it is, without reading any directory. */
+  reusedWhole: boolean;
 }
 
 /** Options for {@link scanDirectory}. */
@@ -84,22 +100,76 @@ interface Candidate {
 export async function scanDirectory(
   root: string,
   options: ScanOptions,
-): Promise<{ tree: DirectoryEntry; counts: ScanCounts }> {
+): Promise<ScanResult> {
+  const previous = options.previous;
+  if (previous?.complete) {
+    const reused = await reuseUnchanged(root, previous, createPacer(options.signal));
+    if (reused) return { ...reused, complete: true, reusedWhole: true };
+  }
+
   const scan = new Scan(root, options);
   const rootFd = descriptorsAvailable() ? openRoot(root, options.name) : undefined;
   try {
     const children = await scan.children({ path: "", fd: rootFd });
+    const rootInfo = rootFd === undefined ? lstatLocal(root) : statFd(rootFd);
     const tree: DirectoryEntry = {
       kind: "dir",
       mode: ROOT_MODE,
       digest: directoryDigest(ROOT_MODE, children),
       children,
-      mtimeMs: (rootFd === undefined ? lstatLocal(root) : statFd(rootFd)).mtimeMs,
+      mtimeMs: rootInfo.mtimeMs,
+      ctimeMs: rootInfo.ctimeMs,
+      ino: rootInfo.ino,
     };
-    return { tree, counts: scan.counts };
+    const complete = scan.counts.skipped === 0 && scan.dropped === 0;
+    return { tree, counts: scan.counts, complete, reusedWhole: false };
   } finally {
     if (rootFd !== undefined) closeDescriptor(rootFd);
   }
+}
+
+/**
+ * Returns the previous scan's tree when every entry it recorded, directories
+ * included, still has the recorded stat fields and had them settled before
+ * that scan began. Unchanged directories list the same names, so nothing was
+ * added or removed, and no directory is read. Any difference returns
+ * undefined at once, and the caller scans in full.
+ */
+async function reuseUnchanged(
+  root: string,
+  previous: PreviousScan,
+  pacer: Pacer,
+): Promise<{ tree: DirectoryEntry; counts: ScanCounts } | undefined> {
+  const { entries, stampMs } = previous;
+  let files = 0;
+  for (let index = 0; index < entries.length; index++) {
+    if (index % 1024 === 0) await pacer.pause();
+    const recorded = entries[index];
+    const [kind, path, mode, mtimeMs, ctimeMs, ino] = recorded;
+    let info: LocalStat;
+    try {
+      info = lstatLocal(path ? `${root}/${path}` : root);
+    } catch {
+      return undefined;
+    }
+    const sameKind = kind === "f"
+      ? info.kind === "file"
+      : kind === "d"
+      ? info.kind === "dir"
+      : info.kind === "symlink";
+    if (
+      !sameKind || info.mtimeMs !== mtimeMs || info.ctimeMs !== ctimeMs || info.ino !== ino ||
+      (index > 0 && info.mode !== mode) || !isSettled(info, stampMs)
+    ) {
+      return undefined;
+    }
+    if (kind === "f") {
+      if (info.size !== recorded[7]) return undefined;
+      files++;
+    }
+  }
+  const counts = { read: 0, reused: files, skipped: 0, excluded: previous.excluded };
+  return { tree: treeFromRecord(entries), counts };
 }
 
 function openRoot(root: string, name: string): number {
@@ -119,6 +189,8 @@ function openRoot(root: string, name: string): number {
 
 class Scan {
   readonly counts: ScanCounts = { read: 0, reused: 0, skipped: 0, excluded: 0 };
+  /** Directories left out because nothing in them was kept. */
+  dropped = 0;
   readonly #root: string;
   readonly #options: ScanOptions;
   readonly #pacer: Pacer;
@@ -188,7 +260,10 @@ class Scan {
       ? await this.children({ path: candidate.path })
       : await this.#childrenThroughDescriptor(candidate, candidate.parent.fd);
     // A directory kept only because something below it might be included disappears when nothing is.
-    if (candidate.descendOnly && children.size === 0) return undefined;
+    if (candidate.descendOnly && children.size === 0) {
+      this.dropped++;
+      return undefined;
+    }
     const mode = candidate.info.mode;
     return {
       kind: "dir",
@@ -196,6 +271,8 @@ class Scan {
       digest: directoryDigest(mode, children),
       children,
       mtimeMs: candidate.info.mtimeMs,
+      ctimeMs: candidate.info.ctimeMs,
+      ino: candidate.info.ino,
     };
   }
 
@@ -237,6 +314,8 @@ class Scan {
         digest: symlinkDigest(mode, target),
         target,
         mtimeMs: info.mtimeMs,
+        ctimeMs: info.ctimeMs,
+        ino: info.ino,
       };
     }
     if (info.kind === "file") return await this.#file(candidate);

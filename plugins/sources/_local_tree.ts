@@ -30,6 +30,8 @@ export interface SymlinkEntry {
   digest: Digest;
   target: string;
   mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
 }
 
 /** A directory with its kept children, sorted by name. */
@@ -38,7 +40,14 @@ export interface DirectoryEntry {
   mode: number;
   digest: Digest;
   children: Map<string, TreeEntry>;
+  /**
+   * Stat fields; a rescan that finds them unchanged knows the directory
+   * still lists the same names, since adding, removing or renaming an entry
+   * updates its parent's mtime and ctime.
+   */
   mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
 }
 
 /** One kept path of a local directory. */

@@ -146,11 +146,11 @@ Deno.test("local onResolve() rereads everything when a record entry is malformed
       if (!entry.name.endsWith(".jsonl")) continue;
       const path = join(dir, "store/data/local", entry.name);
       const text = await Deno.readTextFile(path);
-      // Still valid JSON, but one digest is no longer a digest.
-      await Deno.writeTextFile(
-        path,
-        text.replace(/"digest":"sha256:[0-9a-f]{64}"/, '"digest":"x"'),
-      );
+      // Still valid JSON, but one digest of the body is no longer a digest.
+      const headerEnd = text.indexOf("\n");
+      const body = text.slice(headerEnd).replace(/"sha256:[0-9a-f]{64}"/, '"x"');
+      assertNotEquals(body, text.slice(headerEnd));
+      await Deno.writeTextFile(path, text.slice(0, headerEnd) + body);
     }
 
     const again = await resolve("context");
