@@ -6,9 +6,10 @@
  * The choice is made by size. The first chunks are held unhashed; if the
  * tar ends within {@linkcode OFFLOAD_AFTER} bytes they are hashed in place,
  * and otherwise a worker starts and takes them, then every later chunk.
- * A worker took 24 to 29 ms to start here, about what hashing 45 MB costs, so
- * only large layers make up for it. On a 2-core VM, hashing a 400 MB tar of
- * 20,000 files took 245 ms of the 560 ms it took to produce and hash it.
+ * A worker took 24 to 29 ms to start here, about what hashing 45 MB costs;
+ * it starts once 16 MiB are held, which also bounds the memory they take.
+ * On a 2-core VM, hashing a 400 MB tar of 20,000 files took 245 ms of the
+ * 560 ms it took to produce and hash it on one thread.
  *
  * @module
  */
@@ -18,7 +19,7 @@ import type { Digest } from "../digest.ts";
 import type { HashRequest, HashResponse } from "./_hash_worker.ts";
 
 /** Bytes held before hashing moves to a worker. */
-export const OFFLOAD_AFTER = 32 * 1024 * 1024;
+export const OFFLOAD_AFTER = 16 * 1024 * 1024;
 
 /** Chunks on their way to the worker or back, at most, before {@linkcode TarHasher.update} waits. */
 const MAX_IN_FLIGHT = 8;
