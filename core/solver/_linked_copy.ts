@@ -9,6 +9,9 @@
  * no owner and no mode, so each copied file would get the source's owner,
  * mode and mtime, which are the inode's own.
  *
+ * NOTE: a RUN step over the result sees the shared inodes: link counts that
+ * grow with every snapshot linking a file, and one inode for two copies.
+ *
  * @module
  */
 
