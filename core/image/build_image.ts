@@ -7,6 +7,8 @@
  */
 
 import type { Digest } from "../digest.ts";
+import { NotFoundError } from "../errors.ts";
+import { lstatIfExists } from "../fs/lstat.ts";
 import {
   DOCKER_CONFIG,
   DOCKER_LAYER,
@@ -120,6 +122,13 @@ async function layerFor(
   }
 
   const diffDir = store.snapshots.diffDir(snapshot.id);
+  if (lstatIfExists(diffDir)?.isDirectory !== true) {
+    throw new NotFoundError(
+      `Failed to make a layer of snapshot "${snapshot.id}": its files ("${diffDir}") are gone, ` +
+        `so the store was changed outside tsbuild; run \`tsbuild prune\` and build again`,
+      { data: { snapshot: snapshot.id } },
+    );
+  }
   // An uncompressed layer's digest is its diff ID, and its bytes can be packed again from the
   // snapshot, so only that record is stored.
   if (compression === "none") {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { lstatIfExists } from "../fs/lstat.ts";
 import { packLayer } from "../oci/layer_pack.ts";
 import type { DerivedBlob, DerivedBlobSource } from "./blobs.ts";
 import type { SnapshotStore } from "./snapshots.ts";
@@ -12,7 +13,9 @@ import type { SnapshotStore } from "./snapshots.ts";
 /** Returns a source that packs the snapshots of `snapshots`. */
 export function snapshotLayerSource(snapshots: SnapshotStore): DerivedBlobSource {
   return {
-    exists: (blob: DerivedBlob) => snapshots.exists(blob.snapshot),
+    exists: (blob: DerivedBlob) =>
+      snapshots.exists(blob.snapshot) &&
+      lstatIfExists(snapshots.diffDir(blob.snapshot))?.isDirectory === true,
     open: (blob: DerivedBlob) =>
       packLayer(snapshots.diffDir(blob.snapshot), {
         compression: "none",

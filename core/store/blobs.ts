@@ -253,9 +253,25 @@ export class BlobStore {
   /** Returns the record of derived blob `digest` when its snapshot is still there. */
   async #derived(digest: Digest): Promise<DerivedRecord | undefined> {
     if (!this.#source) return undefined;
-    const record = await readJsonIfExists<DerivedRecord>(this.#recordPath(digest));
-    return record && this.#source.exists(record) ? record : undefined;
+    let record: unknown;
+    try {
+      record = await readJsonIfExists<unknown>(this.#recordPath(digest));
+    } catch (error) {
+      // A damaged record only costs packing the layer again, which rewrites it.
+      if (error instanceof SyntaxError) return undefined;
+      throw error;
+    }
+    return isDerivedRecord(record) && this.#source.exists(record) ? record : undefined;
   }
+}
+
+/** Reports whether `value` is a derived record as `writeDerived` writes it. */
+function isDerivedRecord(value: unknown): value is DerivedRecord {
+  const record = value as Partial<DerivedRecord> | null;
+  const epoch = record?.sourceDateEpoch;
+  return typeof record?.snapshot === "string" && /^[A-Za-z0-9_-]+$/.test(record.snapshot) &&
+    Number.isSafeInteger(record.size) && record.size! >= 0 &&
+    (epoch === undefined || (Number.isSafeInteger(epoch) && epoch >= 0));
 }
 
 /**
@@ -273,8 +289,8 @@ function verifyDerived(
   const mismatch = (actual: string) =>
     new DigestMismatchError(
       `Failed to read layer "${digest}": packed again from snapshot "${record.snapshot}", it ` +
-        `${actual}. The snapshot's files were changed outside tsbuild; run \`tsbuild prune\` ` +
-        `and build again`,
+        `${actual}. Its files were changed outside tsbuild, and so may be the files it shares ` +
+        `with other snapshots; run \`tsbuild prune\` with no --keep-duration and build again`,
       { data: { expected: digest, snapshot: record.snapshot } },
     );
   return new TransformStream({

@@ -99,3 +99,30 @@ Deno.test("uncompressed layer: a snapshot changed outside tsbuild fails the expo
   assertEquals(sha256File(rebuilt.path), rebuilt.digest);
   assertEquals(await runTool("tar", ["-xOf", rebuilt.path, "app/a.txt"]), "alpha\n");
 });
+
+Deno.test("uncompressed layer: a damaged record is packed again, a lost snapshot named", async () => {
+  await using temp = await createTempDir();
+  const context = `${temp.path}/context`;
+  await writeFiles(context, { Dockerfile: DOCKERFILE, "a.txt": "alpha\n" });
+  const root = `${temp.path}/root`;
+  await buildUncompressed(root, context, `${temp.path}/one.tar`);
+  const layer = await topLayer(`${temp.path}/one.tar`, `${temp.path}/one`);
+  const recordPath = `${root}/blobs/derived/${layer.digest.slice("sha256:".length)}`;
+  const { snapshot } = JSON.parse(await Deno.readTextFile(recordPath));
+
+  for (const damaged of ['{"snapshot":"', "", '{"snapshot":"../x","size":1}']) {
+    await Deno.writeTextFile(recordPath, damaged);
+    await buildUncompressed(root, context, `${temp.path}/again.tar`);
+    const again = await topLayer(`${temp.path}/again.tar`, `${temp.path}/again`);
+    assertEquals(again.digest, layer.digest);
+    assertEquals(JSON.parse(await Deno.readTextFile(recordPath)).snapshot, snapshot);
+    await Deno.remove(`${temp.path}/again`, { recursive: true });
+  }
+
+  await Deno.remove(`${root}/snapshots/${snapshot}/diff`, { recursive: true });
+  const dest = `${temp.path}/lost.tar`;
+  const error = await assertRejects(() => buildUncompressed(root, context, dest));
+  assertStringIncludes(String(error), `snapshot "${snapshot}"`);
+  assertStringIncludes(String(error), "tsbuild prune");
+  await assertRejects(() => Deno.stat(dest), Deno.errors.NotFound);
+});
