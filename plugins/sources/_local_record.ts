@@ -3,12 +3,12 @@
  * built, with the stat fields and digests of each, so that unchanged files
  * are not read again and an unchanged directory is not even listed.
  *
- * The record is a JSON header line, then one JSON array per entry, in the
- * tree's order (each directory before its children, names sorted). It is
- * written to a temporary file and renamed into place, so a crash leaves the
- * old record. The header holds the sha256 of the body, which is checked in place of
- * every field when it is read. A record of another version reads as
- * none, which costs one full read.
+ * The record is a JSON header line, then a JSON array with one array per
+ * entry, in the tree's order (each directory before its children, names
+ * sorted). It is written to a temporary file and renamed into place. The
+ * header holds the sha256 of the body, which is checked in place of every
+ * field when it is read, so a record damaged in any way reads as none, as
+ * does one of another version; either costs one full read.
  *
  * @module
  */
@@ -109,10 +109,15 @@ export function fileEntry(
 }
 
 /**
- * Rebuilds the tree the record was written from. Entries come root first and
- * each directory before its children, in the order the scan kept them.
+ * Rebuilds the tree the record was written from, with the file entries in
+ * `replaced` (by index in `entries`) in place of the recorded ones. Entries
+ * come root first and each directory before its children, in the order the
+ * scan kept them.
  */
-export function treeFromRecord(entries: RecordedEntry[]): DirectoryEntry {
+export function treeFromRecord(
+  entries: RecordedEntry[],
+  replaced?: ReadonlyMap<number, FileEntry>,
+): DirectoryEntry {
   const [, , , rootMtime, rootCtime, rootIno, rootDigest] = entries[0];
   const root: DirectoryEntry = {
     kind: "dir",
@@ -131,7 +136,7 @@ export function treeFromRecord(entries: RecordedEntry[]): DirectoryEntry {
     const parent = directories.get(slash < 0 ? "" : path.slice(0, slash))!;
     let entry: TreeEntry;
     if (recorded[0] === "f") {
-      entry = fileEntry(recorded);
+      entry = replaced?.get(index) ?? fileEntry(recorded);
     } else {
       const [kind, , mode, mtimeMs, ctimeMs, ino, digest] = recorded;
       entry = kind === "d"
@@ -226,9 +231,7 @@ export async function readRecord(path: string): Promise<PreviousScan | undefined
     if (header?.format !== FORMAT || header.version !== VERSION) return undefined;
     const body = text.slice(headerEnd + 1);
     if (createHash("sha256").update(body).digest("hex") !== header.body) return undefined;
-    // The body is the elements of one JSON array, each line ending in a comma. Parsing it in one
-    // call builds every entry natively, which measured about half the time of building them here.
-    const entries: RecordedEntry[] = JSON.parse(`[${body.trimEnd().replace(/,$/, "")}]`);
+    const entries: RecordedEntry[] = JSON.parse(body);
     if (entries[0]?.[0] !== "d" || entries[0][1] !== "") return undefined;
     return {
       stampMs: Number(header.stampMs),
@@ -250,33 +253,38 @@ export interface RecordSummary {
   complete: boolean;
 }
 
-/** Writes `tree` to the record at `path`, replacing it whole. */
+/**
+ * Writes `tree` to the record at `path`, replacing it whole. The record is
+ * not flushed to disk: after a power loss an old, a new or a damaged record
+ * may be found, and the body's digest turns a damaged one into a full scan.
+ */
 export async function writeRecord(
   path: string,
   stampMs: number,
   tree: DirectoryEntry,
   summary: RecordSummary,
 ): Promise<void> {
-  const lines = [`${JSON.stringify(recordedEntry("", tree))},`];
-  for (const [name, entry] of walkTree(tree)) {
-    lines.push(`${JSON.stringify(recordedEntry(name, entry))},`);
-  }
-  const body = lines.join("\n") + "\n";
-  const header = JSON.stringify({
-    format: FORMAT,
-    version: VERSION,
-    stampMs,
-    ...summary,
-    body: createHash("sha256").update(body).digest("hex"),
-  });
+  const entries = [recordedEntry("", tree)];
+  for (const [name, entry] of walkTree(tree)) entries.push(recordedEntry(name, entry));
+  // One stringify call for the whole body measured far less than one per entry.
+  const body = new TextEncoder().encode(JSON.stringify(entries));
+  const header = new TextEncoder().encode(`${
+    JSON.stringify({
+      format: FORMAT,
+      version: VERSION,
+      stampMs,
+      ...summary,
+      body: createHash("sha256").update(body).digest("hex"),
+    })
+  }\n`);
   const temporary = temporarySibling(path);
   try {
     const file = await Deno.open(temporary, { write: true, createNew: true, mode: 0o600 });
     try {
-      const bytes = new TextEncoder().encode(`${header}\n${body}`);
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      await file.sync();
+      for (const bytes of [header, body]) {
+        let written = 0;
+        while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      }
     } finally {
       file.close();
     }

@@ -115,7 +115,7 @@ export async function scanLocal(
     // NOTE: the clock is read from the store's file system; both use the kernel's clock unless one is a network mount.
     const stampMs = fileSystemNow(dataDir);
 
-    const { tree, counts, complete, reusedWhole } = await scanDirectory(dir, {
+    const { tree, counts, complete, reusedWhole, fewRehashed } = await scanDirectory(dir, {
       name,
       filter: createLocalFilter(name, patterns.include, patterns.exclude),
       previous,
@@ -129,9 +129,10 @@ export async function scanLocal(
           },
         ),
     });
-    // A record reused whole is left as it is: rewriting and flushing it would cost more than the
-    // scan. Any other scan found some difference, so the next one could not reuse it.
-    if (!reusedWhole) {
+    // Rewriting the record of 20,000 files takes about 50 ms. A record reused whole stays as it is,
+    // and so does one that left only a few small files to hash again, since the next scan hashes
+    // them again for less. Any other difference is recorded.
+    if (!reusedWhole && !fewRehashed) {
       await writeRecord(record, stampMs, tree, { excluded: counts.excluded, complete });
     }
 

@@ -13,6 +13,7 @@ import {
   isSettled,
   isUnchanged,
   type PreviousScan,
+  type RecordedEntry,
   treeFromRecord,
 } from "./_local_record.ts";
 import {
@@ -57,7 +58,19 @@ export interface ScanResult {
   complete: boolean;
   /** Whether the previous scan's tree was reused as it is, without reading any directory. */
   reusedWhole: boolean;
+  /**
+   * Whether the tree was rebuilt from the previous record with a few files
+   * hashed again, no more than {@linkcode MAX_REHASHED_FILES} files and
+   * {@linkcode MAX_REHASHED_BYTES} bytes, so that the record, kept as it is,
+   * costs the next scan no more than hashing them once more.
+   */
+  fewRehashed: boolean;
 }
+
+/** The most files a rescan from the record may hash again and still report {@linkcode ScanResult.fewRehashed}. */
+export const MAX_REHASHED_FILES = 64;
+/** The most bytes a rescan from the record may hash again and still report {@linkcode ScanResult.fewRehashed}. */
+export const MAX_REHASHED_BYTES = 1024 * 1024;
 
 /** Options for {@link scanDirectory}. */
 export interface ScanOptions {
@@ -103,8 +116,8 @@ export async function scanDirectory(
 ): Promise<ScanResult> {
   const previous = options.previous;
   if (previous?.complete) {
-    const reused = await reuseUnchanged(root, previous, createPacer(options.signal));
-    if (reused) return { ...reused, complete: true, reusedWhole: true };
+    const reused = await rescanFromRecord(root, previous, options);
+    if (reused) return reused;
   }
 
   const scan = new Scan(root, options);
@@ -122,25 +135,29 @@ export async function scanDirectory(
       ino: rootInfo.ino,
     };
     const complete = scan.counts.skipped === 0 && scan.dropped === 0;
-    return { tree, counts: scan.counts, complete, reusedWhole: false };
+    return { tree, counts: scan.counts, complete, reusedWhole: false, fewRehashed: false };
   } finally {
     if (rootFd !== undefined) closeDescriptor(rootFd);
   }
 }
 
 /**
- * Returns the previous scan's tree when every entry it recorded, directories
- * included, still has the recorded stat fields and had them settled before
- * that scan began. Unchanged directories list the same names, so nothing was
- * added or removed, and no directory is read. Any difference returns
- * undefined at once, and the caller scans in full.
+ * Rebuilds the tree from the previous scan's record when every directory and
+ * symlink it recorded still has the recorded stat fields, settled before that
+ * scan began. Unchanged directories list the same names, so nothing was
+ * added, removed or renamed, and no directory is read. Files whose stat
+ * fields changed are hashed again, through descriptors of the directories on
+ * their path, and the digests of the directories above them recomputed. Any
+ * other difference returns undefined, and the caller scans in full.
  */
-async function reuseUnchanged(
+async function rescanFromRecord(
   root: string,
   previous: PreviousScan,
-  pacer: Pacer,
-): Promise<{ tree: DirectoryEntry; counts: ScanCounts } | undefined> {
+  options: ScanOptions,
+): Promise<ScanResult | undefined> {
   const { entries, stampMs } = previous;
+  const pacer = createPacer(options.signal);
+  const changed: { index: number; info: LocalStat }[] = [];
   let files = 0;
   for (let index = 0; index < entries.length; index++) {
     if (index % 1024 === 0) await pacer.pause();
@@ -152,24 +169,62 @@ async function reuseUnchanged(
     } catch {
       return undefined;
     }
-    const sameKind = kind === "f"
-      ? info.kind === "file"
-      : kind === "d"
-      ? info.kind === "dir"
-      : info.kind === "symlink";
-    if (
-      !sameKind || info.mtimeMs !== mtimeMs || info.ctimeMs !== ctimeMs || info.ino !== ino ||
-      (index > 0 && info.mode !== mode) || !isSettled(info, stampMs)
-    ) {
+    const unchanged = info.mtimeMs === mtimeMs && info.ctimeMs === ctimeMs && info.ino === ino &&
+      (index === 0 || info.mode === mode) && isSettled(info, stampMs);
+    if (kind === "f") {
+      if (info.kind !== "file") return undefined;
+      files++;
+      if (!unchanged || info.size !== recorded[7]) changed.push({ index, info });
+    } else if (!unchanged || info.kind !== (kind === "d" ? "dir" : "symlink")) {
       return undefined;
     }
-    if (kind === "f") {
-      if (info.size !== recorded[7]) return undefined;
-      files++;
-    }
   }
-  const counts = { read: 0, reused: files, skipped: 0, excluded: previous.excluded };
-  return { tree: treeFromRecord(entries), counts };
+
+  const scan = new Scan(root, options);
+  const replaced = new Map<number, FileEntry>();
+  for (const { index, info } of changed) {
+    await pacer.pause();
+    const path = entries[index][1];
+    replaced.set(index, await scan.rehash(path, info, inodesAbove(entries, path)));
+  }
+  const tree = treeFromRecord(entries, replaced);
+  for (const { index } of changed) refreshDigestsAbove(tree, entries[index][1]);
+  const counts = {
+    read: changed.length,
+    reused: files - changed.length,
+    skipped: 0,
+    excluded: previous.excluded,
+  };
+  const rehashedBytes = [...replaced.values()].reduce((total, entry) => total + entry.size, 0);
+  const fewRehashed = changed.length <= MAX_REHASHED_FILES && rehashedBytes <= MAX_REHASHED_BYTES;
+  return { tree, counts, complete: true, reusedWhole: changed.length === 0, fewRehashed };
+}
+
+/** Returns the recorded inode of each directory above `path`, keyed by the directory's path. */
+function inodesAbove(entries: RecordedEntry[], path: string): Map<string, number> {
+  const wanted = new Set([""]);
+  for (let slash = path.indexOf("/"); slash >= 0; slash = path.indexOf("/", slash + 1)) {
+    wanted.add(path.slice(0, slash));
+  }
+  const inodes = new Map<string, number>();
+  for (const recorded of entries) {
+    if (recorded[0] === "d" && wanted.has(recorded[1])) inodes.set(recorded[1], recorded[5]);
+    if (inodes.size === wanted.size) break;
+  }
+  return inodes;
+}
+
+/** Recomputes the digests of the directories above `path`, deepest first. */
+function refreshDigestsAbove(tree: DirectoryEntry, path: string): void {
+  const chain: DirectoryEntry[] = [tree];
+  const names = path.split("/");
+  for (const name of names.slice(0, -1)) {
+    chain.push(chain.at(-1)!.children.get(name) as DirectoryEntry);
+  }
+  for (let depth = chain.length - 1; depth >= 0; depth--) {
+    const dir = chain[depth];
+    dir.digest = directoryDigest(depth === 0 ? ROOT_MODE : dir.mode, dir.children);
+  }
 }
 
 function openRoot(root: string, name: string): number {
@@ -342,6 +397,39 @@ class Scan {
       ? await this.#hash(path, info)
       : await this.#hashThroughDescriptor(parent.fd, candidate.name, path, info);
     return { kind: "file", ...record };
+  }
+
+  /**
+   * Hashes the file at `path` again for a rescan from the record, reaching it
+   * through descriptors of the directories above it, each of which must have
+   * its recorded inode in `inodes`.
+   */
+  async rehash(path: string, info: LocalStat, inodes: Map<string, number>): Promise<FileEntry> {
+    if (!descriptorsAvailable()) return { kind: "file", ...await this.#hash(path, info) };
+    const names = path.split("/");
+    const name = names.pop()!;
+    let dirPath = "";
+    let fd = openRoot(this.#root, this.#options.name);
+    try {
+      for (const component of ["", ...names]) {
+        if (component) {
+          dirPath = dirPath ? `${dirPath}/${component}` : component;
+          let next: number;
+          try {
+            next = openDirectoryAt(fd, component);
+          } catch (error) {
+            if (isReplaced(error)) throw this.#changedError(dirPath);
+            throw this.#readError(dirPath, error);
+          }
+          closeDescriptor(fd);
+          fd = next;
+        }
+        if (statFd(fd).ino !== inodes.get(dirPath)) throw this.#changedError(dirPath || ".");
+      }
+      return { kind: "file", ...await this.#hashThroughDescriptor(fd, name, path, info) };
+    } finally {
+      closeDescriptor(fd);
+    }
   }
 
   /** Hashes `path`, starting over when its stat shows it changed during the read. */

@@ -10,7 +10,11 @@ import { join } from "../../../core/deps.ts";
 import { assert, assertEquals } from "../../_assert.ts";
 import { createLocalFilter } from "../../../plugins/sources/_local_filter.ts";
 import { fileSystemNow, readRecord, writeRecord } from "../../../plugins/sources/_local_record.ts";
-import { scanDirectory, type ScanResult } from "../../../plugins/sources/_local_scan.ts";
+import {
+  MAX_REHASHED_FILES,
+  scanDirectory,
+  type ScanResult,
+} from "../../../plugins/sources/_local_scan.ts";
 import { type DirectoryEntry, walkTree } from "../../../plugins/sources/_local_tree.ts";
 import { settle, writeTree } from "./_local_fixture.ts";
 
@@ -33,7 +37,7 @@ async function withContext(
   }
 }
 
-/** Scans `context` with the record at `record`, as the local source does, and rewrites it. */
+/** Scans `context` with the record at `record`, and rewrites the record when the local source would. */
 async function scan(context: string, record: string, exclude: string[] = []): Promise<ScanResult> {
   const previous = await readRecord(record);
   const stampMs = fileSystemNow(join(record, ".."));
@@ -44,7 +48,7 @@ async function scan(context: string, record: string, exclude: string[] = []): Pr
     signal: new AbortController().signal,
     onSkipped: () => {},
   });
-  if (!result.reusedWhole) {
+  if (!result.reusedWhole && !result.fewRehashed) {
     await writeRecord(record, stampMs, result.tree, {
       excluded: result.counts.excluded,
       complete: result.complete,
@@ -73,7 +77,7 @@ Deno.test("rescan: an unchanged tree is reused whole and equals a full scan", as
   });
 });
 
-Deno.test("rescan: each kind of change falls back to a full scan", async () => {
+Deno.test("rescan: each kind of change is found", async () => {
   const changes: Record<string, (context: string) => Promise<void>> = {
     "a file added in a subdirectory": (context) =>
       Deno.writeTextFile(join(context, "sub/new"), "n"),
@@ -103,10 +107,55 @@ Deno.test("rescan: each kind of change falls back to a full scan", async () => {
 
       assertEquals(changed.reusedWhole, false, name);
       assert(changed.tree.digest !== first.tree.digest, name);
-      assertEquals(again.reusedWhole, true, name);
+      // A rewritten record is reused whole; one kept as it was leaves the changed file to hash.
+      assertEquals(
+        again.reusedWhole || (changed.fewRehashed && again.counts.read === 1),
+        true,
+        name,
+      );
       assertEquals(again.tree.digest, changed.tree.digest, name);
     });
   }
+});
+
+Deno.test("rescan: changed files alone are hashed again, giving a full scan's tree", async () => {
+  await withContext(async ({ context, record, dir }) => {
+    await scan(context, record);
+    await Deno.writeTextFile(join(context, "sub/deep/c.txt"), "changed");
+    await Deno.chmod(join(context, "a.txt"), 0o600);
+    await settle(dir);
+
+    const rescan = await scan(context, record);
+    const full = await scan(context, `${record}.fresh`);
+
+    assertEquals(rescan.counts, { read: 2, reused: 2, skipped: 0, excluded: 0 });
+    assertEquals(rescan.reusedWhole, false);
+    assertEquals(rescan.fewRehashed, true);
+    assertEquals(rescan.tree.digest, full.tree.digest);
+    assertEquals(describe(rescan.tree), describe(full.tree));
+    // The record is kept as it was, so the next scan hashes the same two files again.
+    const again = await scan(context, record);
+    assertEquals(again.counts.read, 2);
+    assertEquals(describe(again.tree), describe(full.tree));
+  });
+});
+
+Deno.test("rescan: a change larger than a few small files is recorded", async () => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < MAX_REHASHED_FILES + 1; i++) files[`many/f${i}`] = `${i}`;
+  await withContext(async ({ context, record, dir }) => {
+    await scan(context, record);
+    for (const path of Object.keys(files)) await Deno.writeTextFile(join(context, path), "new");
+    await settle(dir);
+
+    const changed = await scan(context, record);
+    const again = await scan(context, record);
+
+    assertEquals(changed.counts.read, MAX_REHASHED_FILES + 1);
+    assertEquals(changed.fewRehashed, false);
+    assertEquals(again.reusedWhole, true);
+    assertEquals(again.tree.digest, changed.tree.digest);
+  }, files);
 });
 
 Deno.test("rescan: an entry not settled before the recording scan is not trusted", async () => {
