@@ -5,6 +5,7 @@
  * @module
  */
 
+import { adviseWillRead } from "../fs/file_reader.ts";
 import { compareNames, joinRoot } from "./_tar_paths.ts";
 
 /** One entry found by {@linkcode walkSorted}. */
@@ -19,14 +20,19 @@ interface DirectoryListing {
   dir: string;
   entries: Deno.DirEntry[];
   index: number;
+  /** Entries before this index have had their files advised for reading. */
+  advised: number;
 }
+
+/** Files of a directory advised for reading ahead of the one being packed. */
+const READ_AHEAD_FILES = 32;
 
 function listSorted(root: string, dir: string): DirectoryListing {
   // NOTE: Deno decodes file names as UTF-8, so a name that is not valid UTF-8 comes back with
   // U+FFFD in it, and packing fails when that entry is read.
   const entries = [...Deno.readDirSync(joinRoot(root, dir))];
   entries.sort((a, b) => compareNames(a.name, b.name));
-  return { dir, entries, index: 0 };
+  return { dir, entries, index: 0, advised: 0 };
 }
 
 /**
@@ -43,9 +49,21 @@ export function* walkSorted(root: string): Generator<WalkEntry> {
       stack.pop();
       continue;
     }
+    adviseAhead(root, top);
     const entry = top.entries[top.index++];
     const path = top.dir === "" ? entry.name : `${top.dir}/${entry.name}`;
     yield { path, absolute: joinRoot(root, path) };
     if (entry.isDirectory) stack.push(listSorted(root, path));
+  }
+}
+
+/** Advises the next regular files of `listing` for reading, so their data is read in parallel. */
+function adviseAhead(root: string, listing: DirectoryListing): void {
+  const end = Math.min(listing.entries.length, listing.index + READ_AHEAD_FILES);
+  for (; listing.advised < end; listing.advised++) {
+    const entry = listing.entries[listing.advised];
+    if (!entry.isFile) continue;
+    const path = listing.dir === "" ? entry.name : `${listing.dir}/${entry.name}`;
+    adviseWillRead(joinRoot(root, path));
   }
 }

@@ -27,6 +27,7 @@ import {
 } from "./_local_tree.ts";
 import { createPacer, type Pacer } from "./_local_pacer.ts";
 import { fdPath, type LocalStat, lstatAt, lstatLocal, statFd } from "./_local_stat.ts";
+import { adviseWillRead } from "../../core/fs/file_reader.ts";
 import {
   closeDescriptor,
   descriptorsAvailable,
@@ -34,6 +35,9 @@ import {
   openDirectoryAt,
   openFileAt,
 } from "./_local_fd.ts";
+
+/** Files advised for reading ahead of the one being hashed; see `adviseWillRead`. */
+const READ_AHEAD_FILES = 32;
 
 /** A file rewritten while it is hashed is hashed again up to this many times in total. */
 const MAX_HASH_ATTEMPTS = 3;
@@ -260,15 +264,29 @@ class Scan {
   async children(dir: ScannedDirectory): Promise<Map<string, TreeEntry>> {
     await this.#pacer.pause();
     const children = new Map<string, TreeEntry>();
+    const candidates: Candidate[] = [];
     for (const name of this.#readNames(dir)) {
       const candidate = this.#candidate(dir, name);
-      if (!candidate) continue;
-      // Most files of a rescan are unchanged; taking them without an await keeps the scan's
-      // cost close to that of its lstat calls.
+      if (candidate) candidates.push(candidate);
+    }
+    // Most files of a rescan are unchanged; taking them without an await keeps the scan's cost
+    // close to that of its lstat calls. The others are advised for reading ahead of their turn.
+    const reused = candidates.map((candidate) => this.#reused(candidate));
+    const toRead = candidates.filter((candidate, index) =>
+      candidate.info.kind === "file" && reused[index] === undefined
+    );
+    let reading = 0;
+    let advised = 0;
+    for (let index = 0; index < candidates.length; index++) {
+      const candidate = candidates[index];
+      if (candidate.info.kind === "file" && reused[index] === undefined) {
+        const limit = Math.min(toRead.length, ++reading + READ_AHEAD_FILES);
+        for (; advised < limit; advised++) adviseWillRead(this.#hostPath(toRead[advised].path));
+      }
       const entry = candidate.info.kind === "dir"
         ? await this.#directory(candidate)
-        : this.#reused(candidate) ?? await this.#leaf(candidate);
-      if (entry) children.set(name, entry);
+        : reused[index] ?? await this.#leaf(candidate);
+      if (entry) children.set(candidate.name, entry);
     }
     return children;
   }
