@@ -11,7 +11,7 @@
  */
 
 import { createHash } from "../deps.ts";
-import { type Digest, digestHex, isDigest } from "../digest.ts";
+import { type Digest, digestHex, digestOf, isDigest } from "../digest.ts";
 import { DigestMismatchError, InvalidInputError } from "../errors.ts";
 import { readJsonIfExists, temporarySibling, writeFileAtomic } from "../fs/atomic.ts";
 import { Writeback } from "./_writeback.ts";
@@ -126,6 +126,10 @@ export class BlobStore {
 
   /** Stores `bytes` and returns their digest and size. */
   async writeBytes(bytes: Uint8Array): Promise<BlobInfo> {
+    // A rebuild from the cache makes the same config and manifest again. A stored copy that
+    // still hashes to the digest is kept, which saves the flushes of writing it again.
+    const digest = digestOf(bytes);
+    if (storedCopyMatches(this.path(digest), digest)) return { digest, size: bytes.length };
     const writer = await this.createWriter();
     const stream = writer.writable.getWriter();
     await stream.write(bytes);
@@ -262,6 +266,16 @@ export class BlobStore {
       throw error;
     }
     return isDerivedRecord(record) && this.#source.exists(record) ? record : undefined;
+  }
+}
+
+/** Reports whether the small blob file at `path` exists and has the digest `digest`. */
+function storedCopyMatches(path: string, digest: Digest): boolean {
+  try {
+    return digestOf(Deno.readFileSync(path)) === digest;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
 }
 

@@ -140,3 +140,18 @@ Deno.test("writeStream() stops reading its source and keeps nothing when aborted
   assertEquals(cancelled, true);
   assertEquals(await entries(blobs.dir), []);
 });
+
+Deno.test("writeBytes() keeps a stored copy that matches and replaces a damaged one", async () => {
+  await using root = await temporaryRoot();
+  const blobs = new BlobStore(root.path);
+  const bytes = new TextEncoder().encode('{"config":true}');
+  const info = await blobs.writeBytes(bytes);
+  const first = await Deno.stat(blobs.path(info.digest));
+
+  assertEquals(await blobs.writeBytes(bytes), info);
+  assertEquals((await Deno.stat(blobs.path(info.digest))).ino, first.ino);
+
+  await Deno.writeTextFile(blobs.path(info.digest), '{"config":fals}');
+  assertEquals(await blobs.writeBytes(bytes), info);
+  assertEquals(new TextDecoder().decode(await blobs.read(info.digest)), '{"config":true}');
+});
