@@ -281,7 +281,7 @@ class Scan {
       const candidate = candidates[index];
       if (candidate.info.kind === "file" && reused[index] === undefined) {
         const limit = Math.min(toRead.length, ++reading + READ_AHEAD_FILES);
-        for (; advised < limit; advised++) adviseWillRead(this.#hostPath(toRead[advised].path));
+        for (; advised < limit; advised++) this.#advise(toRead[advised]);
       }
       const entry = candidate.info.kind === "dir"
         ? await this.#directory(candidate)
@@ -289,6 +289,15 @@ class Scan {
       if (entry) children.set(candidate.name, entry);
     }
     return children;
+  }
+
+  /**
+   * Advises `candidate` for reading through its directory's descriptor, so a
+   * directory swapped for a symlink cannot lead the open elsewhere. Without
+   * descriptors nothing is advised.
+   */
+  #advise(candidate: Candidate): void {
+    if (candidate.parent.fd !== undefined) adviseWillRead(candidate.name, candidate.parent.fd);
   }
 
   #readNames(dir: ScannedDirectory): string[] {
