@@ -363,13 +363,7 @@ class Scan {
     candidate: Candidate,
     parentFd: number,
   ): Promise<Map<string, TreeEntry>> {
-    let fd: number;
-    try {
-      fd = openDirectoryAt(parentFd, candidate.name);
-    } catch (error) {
-      if (isReplaced(error)) throw this.#changedError(candidate.path);
-      throw this.#readError(candidate.path, error);
-    }
+    const fd = this.#open(candidate.path, () => openDirectoryAt(parentFd, candidate.name));
     try {
       if (statFd(fd).ino !== candidate.info.ino) throw this.#changedError(candidate.path);
       return await this.children({ path: candidate.path, fd });
@@ -441,13 +435,7 @@ class Scan {
       for (const component of ["", ...names]) {
         if (component) {
           dirPath = dirPath ? `${dirPath}/${component}` : component;
-          let next: number;
-          try {
-            next = openDirectoryAt(fd, component);
-          } catch (error) {
-            if (isReplaced(error)) throw this.#changedError(dirPath);
-            throw this.#readError(dirPath, error);
-          }
+          const next = this.#open(dirPath, () => openDirectoryAt(fd, component));
           closeDescriptor(fd);
           fd = next;
         }
@@ -489,13 +477,7 @@ class Scan {
     before: LocalStat,
   ): Promise<FileRecord> {
     for (let attempt = 1;; attempt++) {
-      let fd: number;
-      try {
-        fd = openFileAt(dirFd, name);
-      } catch (error) {
-        if (isReplaced(error)) throw this.#changedError(path);
-        throw this.#readError(path, error);
-      }
+      const fd = this.#open(path, () => openFileAt(dirFd, name));
       try {
         const opened = statFd(fd);
         if (opened.kind === "file" && sameStat(before, opened)) {
@@ -516,6 +498,16 @@ class Scan {
         throw this.#readError(path, error);
       }
       if (before.kind !== "file") throw this.#changedError(path);
+    }
+  }
+
+  /** Runs `open` for the entry at `path`; an entry replaced since its lstat is reported as changed. */
+  #open(path: string, open: () => number): number {
+    try {
+      return open();
+    } catch (error) {
+      if (isReplaced(error)) throw this.#changedError(path);
+      throw this.#readError(path, error);
     }
   }
 

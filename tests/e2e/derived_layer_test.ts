@@ -37,6 +37,18 @@ async function topLayer(archive: string, dir: string): Promise<{ digest: string;
   return { digest, path: blob(digest) };
 }
 
+/** Builds a context holding a.txt uncompressed into a new store, and returns where things are. */
+async function buildOnce(temp: string) {
+  const context = `${temp}/context`;
+  await writeFiles(context, { Dockerfile: DOCKERFILE, "a.txt": "alpha\n" });
+  const root = `${temp}/root`;
+  await buildUncompressed(root, context, `${temp}/one.tar`);
+  const layer = await topLayer(`${temp}/one.tar`, `${temp}/one`);
+  const recordPath = `${root}/blobs/derived/${layer.digest.slice("sha256:".length)}`;
+  const { snapshot } = JSON.parse(await Deno.readTextFile(recordPath));
+  return { context, root, layer, recordPath, snapshot: snapshot as string };
+}
+
 function sha256File(path: string): string {
   return `sha256:${createHash("sha256").update(Deno.readFileSync(path)).digest("hex")}`;
 }
@@ -67,13 +79,7 @@ Deno.test("uncompressed layer: kept as its snapshot, exported whole with its dig
 
 Deno.test("uncompressed layer: a snapshot changed outside tsbuild fails the export and names it", async () => {
   await using temp = await createTempDir();
-  const context = `${temp.path}/context`;
-  await writeFiles(context, { Dockerfile: DOCKERFILE, "a.txt": "alpha\n" });
-  const root = `${temp.path}/root`;
-  await buildUncompressed(root, context, `${temp.path}/one.tar`);
-  const layer = await topLayer(`${temp.path}/one.tar`, `${temp.path}/one`);
-  const hex = layer.digest.slice("sha256:".length);
-  const { snapshot } = JSON.parse(await Deno.readTextFile(`${root}/blobs/derived/${hex}`));
+  const { context, root, layer, recordPath, snapshot } = await buildOnce(temp.path);
 
   // Replacing the file, rather than writing to it, changes only this snapshot's copy.
   const copied = `${root}/snapshots/${snapshot}/diff/app/a.txt`;
@@ -93,7 +99,7 @@ Deno.test("uncompressed layer: a snapshot changed outside tsbuild fails the expo
   } finally {
     await store.close();
   }
-  await assertRejects(() => Deno.stat(`${root}/blobs/derived/${hex}`), Deno.errors.NotFound);
+  await assertRejects(() => Deno.stat(recordPath), Deno.errors.NotFound);
   await buildUncompressed(root, context, dest);
   const rebuilt = await topLayer(dest, `${temp.path}/three`);
   assertEquals(sha256File(rebuilt.path), rebuilt.digest);
@@ -102,13 +108,7 @@ Deno.test("uncompressed layer: a snapshot changed outside tsbuild fails the expo
 
 Deno.test("uncompressed layer: a damaged record is packed again, a lost snapshot named", async () => {
   await using temp = await createTempDir();
-  const context = `${temp.path}/context`;
-  await writeFiles(context, { Dockerfile: DOCKERFILE, "a.txt": "alpha\n" });
-  const root = `${temp.path}/root`;
-  await buildUncompressed(root, context, `${temp.path}/one.tar`);
-  const layer = await topLayer(`${temp.path}/one.tar`, `${temp.path}/one`);
-  const recordPath = `${root}/blobs/derived/${layer.digest.slice("sha256:".length)}`;
-  const { snapshot } = JSON.parse(await Deno.readTextFile(recordPath));
+  const { context, root, layer, recordPath, snapshot } = await buildOnce(temp.path);
 
   for (const damaged of ['{"snapshot":"', "", '{"snapshot":"../x","size":1}']) {
     await Deno.writeTextFile(recordPath, damaged);

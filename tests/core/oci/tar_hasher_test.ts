@@ -1,6 +1,7 @@
 import { assertEquals } from "../../_assert.ts";
 import { TarHasher } from "../../../core/oci/_tar_hasher.ts";
 import { sha256 } from "./_layer_fixtures.ts";
+import { concat } from "./_tar_blocks.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -9,16 +10,6 @@ function chunks(count: number): Uint8Array[] {
   const list = Array.from({ length: count }, () => crypto.getRandomValues(new Uint8Array(CHUNK)));
   list.push(crypto.getRandomValues(new Uint8Array(1000)));
   return list;
-}
-
-function concat(list: Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(list.reduce((total, chunk) => total + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of list) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
 }
 
 Deno.test("TarHasher hashes a small tar in place", async () => {
