@@ -8,6 +8,7 @@
  * @module
  */
 
+import { lazyLibc, pathArgument } from "./libc.ts";
 import { lastErrno, osError } from "./os_error.ts";
 
 /** An open regular file, read from its start. */
@@ -36,23 +37,10 @@ const SYMBOLS = {
 
 const POSIX_FADV_WILLNEED = 3;
 
-/** The most of one file {@linkcode adviseWillRead} asks the kernel to read ahead. */
+/** Maximum number of bytes of one file that {@linkcode adviseWillRead} advises for reading. */
 const ADVISED_BYTES = 8n * 1024n * 1024n;
 
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
-const encoder = new TextEncoder();
-let pathBuffer: Uint8Array<ArrayBuffer> = new Uint8Array(4096);
-
-function bind(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined {
-  if (library === undefined) {
-    try {
-      library = Deno.build.os === "linux" ? Deno.dlopen("libc.so.6", SYMBOLS) : null;
-    } catch {
-      library = null;
-    }
-  }
-  return library?.symbols;
-}
+const libc = lazyLibc(SYMBOLS);
 
 /**
  * Opens `path` for reading without following a final symlink.
@@ -60,18 +48,19 @@ function bind(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined {
  * @throws {Deno.errors.NotFound} when nothing exists at `path`, and the other `Deno.errors` classes.
  */
 export function openFileReader(path: string): FileReader {
-  const libc = bind();
-  if (!libc || path.includes("\0")) return denoReader(path);
-  const fd = libc.open(cString(path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  const symbols = libc();
+  const name = pathArgument(path);
+  if (!symbols || !name) return denoReader(path);
+  const fd = symbols.open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) throw osError(lastErrno(), "open", path);
   let open = true;
   const close = () => {
-    if (open) libc.close(fd);
+    if (open) symbols.close(fd);
     open = false;
   };
   return {
     read(buffer) {
-      const count = Number(libc.read(fd, buffer, BigInt(buffer.byteLength)));
+      const count = Number(symbols.read(fd, buffer, BigInt(buffer.byteLength)));
       if (count < 0) throw osError(lastErrno(), "read", path);
       return count;
     },
@@ -92,15 +81,14 @@ export function openFileReader(path: string): FileReader {
  * others out of the cache. Failures are ignored: the later read reports them.
  */
 export function adviseWillRead(path: string, dirFd?: number): void {
-  const libc = bind();
-  if (!libc || path.includes("\0")) return;
+  const symbols = libc();
+  const name = pathArgument(path);
+  if (!symbols || !name) return;
   const flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-  const fd = dirFd === undefined
-    ? libc.open(cString(path), flags)
-    : libc.openat(dirFd, cString(path), flags);
+  const fd = dirFd === undefined ? symbols.open(name, flags) : symbols.openat(dirFd, name, flags);
   if (fd < 0) return;
-  libc.posix_fadvise(fd, 0n, ADVISED_BYTES, POSIX_FADV_WILLNEED);
-  libc.close(fd);
+  symbols.posix_fadvise(fd, 0n, ADVISED_BYTES, POSIX_FADV_WILLNEED);
+  symbols.close(fd);
 }
 
 function denoReader(path: string): FileReader {
@@ -111,12 +99,4 @@ function denoReader(path: string): FileReader {
     open = false;
   };
   return { read: (buffer) => file.readSync(buffer) ?? 0, close, [Symbol.dispose]: close };
-}
-
-function cString(text: string): Uint8Array<ArrayBuffer> {
-  // UTF-8 takes at most three bytes per UTF-16 code unit, plus the terminating NUL.
-  if (text.length * 3 + 1 > pathBuffer.length) pathBuffer = new Uint8Array(text.length * 3 + 1);
-  const { written } = encoder.encodeInto(text, pathBuffer);
-  pathBuffer[written] = 0;
-  return pathBuffer;
 }

@@ -6,11 +6,9 @@
  * @module
  */
 
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+import { lazyLibc } from "./libc.ts";
 
-const SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
+const libc = lazyLibc({ __errno_location: { parameters: [], result: "pointer" } });
 
 /** Messages and Deno error classes for the errors file calls meet in practice. */
 const ERRORS: Record<number, [string, new (message: string) => Error]> = {
@@ -25,8 +23,7 @@ const ERRORS: Record<number, [string, new (message: string) => Error]> = {
 
 /** Returns the errno the calling thread's last failed libc call set. */
 export function lastErrno(): number {
-  library ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  const pointer = library.symbols.__errno_location();
+  const pointer = libc()?.__errno_location() ?? null;
   return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
 }
 

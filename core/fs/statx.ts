@@ -11,6 +11,8 @@
  * @module
  */
 
+import { lazyLibc, pathArgument } from "./libc.ts";
+
 /** A file's type. */
 export type FileKind = "file" | "dir" | "symlink" | "fifo" | "socket" | "block" | "char";
 
@@ -69,22 +71,9 @@ const SYMBOLS = {
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
 } as const;
 
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
+const libc = lazyLibc(SYMBOLS);
 const statxBuffer = new Uint8Array(256);
 const view = new DataView(statxBuffer.buffer);
-const encoder = new TextEncoder();
-let pathBuffer: Uint8Array<ArrayBuffer> = new Uint8Array(4096);
-
-function bind(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]["statx"] | undefined {
-  if (library === undefined) {
-    try {
-      library = Deno.build.os === "linux" ? Deno.dlopen("libc.so.6", SYMBOLS) : null;
-    } catch {
-      library = null;
-    }
-  }
-  return library?.symbols.statx;
-}
 
 /**
  * Calls statx(2) on `path` relative to the directory open as `dirFd` (or
@@ -92,9 +81,11 @@ function bind(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]["statx"] | undef
  * when the call could not be made or failed.
  */
 export function statxAt(dirFd: number, path: string, flags: number): FileStat | undefined {
-  const call = bind();
-  const name = call && cString(path);
-  if (!name || call!(dirFd, name, flags, STATX_BASIC_STATS, statxBuffer) !== 0) return undefined;
+  const statx = libc()?.statx;
+  const name = pathArgument(path);
+  if (!statx || !name || statx(dirFd, name, flags, STATX_BASIC_STATS, statxBuffer) !== 0) {
+    return undefined;
+  }
   const mode = view.getUint16(STX_MODE, true);
   return {
     kind: KINDS[mode & S_IFMT] ?? "char",
@@ -167,16 +158,6 @@ function splitDevice(rdev: number): { major: number; minor: number } {
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
   return { major: Number(major), minor: Number(minor) };
-}
-
-/** Returns `text` as a NUL-terminated C string in a reused buffer, or undefined if it contains a NUL. */
-function cString(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (text.includes("\0")) return undefined;
-  // UTF-8 takes at most three bytes per UTF-16 code unit, plus the terminating NUL.
-  if (text.length * 3 + 1 > pathBuffer.length) pathBuffer = new Uint8Array(text.length * 3 + 1);
-  const { written } = encoder.encodeInto(text, pathBuffer);
-  pathBuffer[written] = 0;
-  return pathBuffer;
 }
 
 function readU64(offset: number): number {

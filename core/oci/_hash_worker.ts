@@ -1,7 +1,7 @@
 /**
  * The worker side of `_tar_hasher.ts`: hashes the chunks it is sent, in
  * order, and sends each chunk's buffer back so the main thread can fill it
- * again. The message `{ end: true }` asks for the digest.
+ * again. The message `{ end: true }` requests the digest.
  *
  * @module
  */

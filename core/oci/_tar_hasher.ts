@@ -3,13 +3,13 @@
  * layer, on a worker for a large one, so that reading files and hashing
  * their bytes use both cores.
  *
- * The choice is made by size. The first chunks are held unhashed; if the
- * tar ends within {@linkcode OFFLOAD_AFTER} bytes they are hashed in place,
- * and otherwise a worker starts and takes them, then every later chunk.
- * A worker took 24 to 29 ms to start here, about what hashing 45 MB costs;
- * it starts once 16 MiB are held, which also bounds the memory they take.
- * On a 2-core VM, hashing a 400 MB tar of 20,000 files took 245 ms of the
- * 560 ms it took to produce and hash it on one thread.
+ * The choice is made by size. The first chunks are kept unhashed. If the
+ * tar ends within {@linkcode OFFLOAD_AFTER} bytes, they are hashed in place.
+ * Otherwise a worker starts and takes them, then every later chunk. A worker
+ * took 24 to 29 ms to start on a 2-core VM, about as long as hashing 45 MB,
+ * and waiting for 16 MiB also bounds the memory the kept chunks use. There,
+ * hashing a 400 MB tar of 20,000 files took 245 ms of the 560 ms it took to
+ * produce and hash it on one thread.
  *
  * @module
  */
@@ -18,10 +18,10 @@ import { createHash } from "../deps.ts";
 import type { Digest } from "../digest.ts";
 import type { HashRequest, HashResponse } from "./_hash_worker.ts";
 
-/** Bytes held before hashing moves to a worker. */
+/** Bytes kept unhashed before hashing moves to a worker. */
 export const OFFLOAD_AFTER = 16 * 1024 * 1024;
 
-/** Chunks on their way to the worker or back, at most, before {@linkcode TarHasher.update} waits. */
+/** Maximum number of chunks sent to the worker and not yet returned before {@linkcode TarHasher.update} waits. */
 const MAX_IN_FLIGHT = 8;
 
 /** The sha256 and size of a tar, hashed chunk by chunk. */
@@ -29,8 +29,8 @@ export class TarHasher {
   readonly #pool: Uint8Array[];
   readonly #offloadAfter: number;
   readonly #chunkSize: number;
-  #held: Uint8Array[] = [];
-  #heldBytes = 0;
+  #buffered: Uint8Array[] = [];
+  #bufferedBytes = 0;
   #size = 0;
   #worker: Worker | undefined;
   #inFlight = 0;
@@ -61,13 +61,13 @@ export class TarHasher {
     if (this.#error) throw this.#error;
     this.#size += chunk.byteLength;
     if (!this.#worker) {
-      this.#held.push(chunk);
-      this.#heldBytes += chunk.byteLength;
-      if (this.#heldBytes < this.#offloadAfter) return undefined;
+      this.#buffered.push(chunk);
+      this.#bufferedBytes += chunk.byteLength;
+      if (this.#bufferedBytes < this.#offloadAfter) return undefined;
       this.#startWorker();
-      const held = this.#held;
-      this.#held = [];
-      for (const each of held) this.#send(each);
+      const buffered = this.#buffered;
+      this.#buffered = [];
+      for (const chunk of buffered) this.#send(chunk);
     } else {
       this.#send(chunk);
     }
@@ -78,13 +78,14 @@ export class TarHasher {
 
   /** Returns the digest and size of every chunk taken, and stops the worker. */
   async digest(): Promise<{ digest: Digest; size: number }> {
+    // A failed worker is gone too, and the chunks it took must not go unhashed.
+    if (this.#error) throw this.#error;
     if (!this.#worker) {
       const hash = createHash("sha256");
-      for (const chunk of this.#held) hash.update(chunk);
-      this.#held = [];
+      for (const chunk of this.#buffered) hash.update(chunk);
+      this.#buffered = [];
       return { digest: `sha256:${hash.digest("hex")}`, size: this.#size };
     }
-    if (this.#error) throw this.#error;
     this.#digest = Promise.withResolvers<string>();
     this.#worker.postMessage({ end: true } satisfies HashRequest);
     try {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { pathArgument } from "../fs/libc.ts";
+
 let library: ReturnType<typeof open> | undefined;
 
 function open() {
@@ -87,22 +89,15 @@ export function mknod(path: string, mode: number, dev: bigint): void {
 const XATTR_MAX = 65536;
 let xattrBuffer: Uint8Array<ArrayBuffer> | undefined;
 
-let pathBuffer: Uint8Array<ArrayBuffer> = new Uint8Array(4096);
 const XATTR_MAX_BIG = BigInt(XATTR_MAX);
-
-/** Returns `path` as a C string in a reused buffer, for the calls made once per packed entry. */
-function pathString(path: string): Uint8Array<ArrayBuffer> {
-  // UTF-8 takes at most three bytes per UTF-16 code unit, plus the terminating NUL.
-  if (path.length * 3 + 1 > pathBuffer.length) pathBuffer = new Uint8Array(path.length * 3 + 1);
-  const { written } = encoder.encodeInto(path, pathBuffer);
-  pathBuffer[written] = 0;
-  return pathBuffer;
-}
 
 /** Returns the names of the extended attributes of `path`, not following a final symlink. */
 export function listXattrs(path: string): string[] {
   xattrBuffer ??= new Uint8Array(XATTR_MAX);
-  const size = Number(libc().llistxattr(pathString(path), xattrBuffer, XATTR_MAX_BIG));
+  // The reused path buffer saves an allocation per call; the packer lists every entry's attributes.
+  const size = Number(
+    libc().llistxattr(pathArgument(path) ?? cString(path), xattrBuffer, XATTR_MAX_BIG),
+  );
   if (size < 0) {
     const code = errno();
     // Filesystems without xattr support have no attributes to copy.

@@ -102,8 +102,8 @@ class EntryPacker {
   /**
    * Writes one entry. The data of a file larger than a chunk is left to the
    * returned generator, which yields chunks as they fill. Everything else is
-   * written before this returns, because a generator per entry cost about 10
-   * microseconds, more than reading a small file.
+   * written before this returns, because two generators per entry cost about
+   * 25 ms over a tree of 20,000 files.
    */
   write(entry: WalkEntry): Generator<Uint8Array> | undefined {
     const { path, absolute } = entry;

@@ -336,7 +336,7 @@ export class TarWriter {
     while (count > 0) {
       if (this.#used === this.#chunkSize) this.#rotate();
       const step = Math.min(count, this.#chunkSize - this.#used);
-      // A recycled chunk still holds its old bytes.
+      // A reused chunk still contains its old bytes.
       this.#chunk.fill(0, this.#used, this.#used + step);
       this.#used += step;
       count -= step;

@@ -9,8 +9,8 @@
  * no owner and no mode, so each copied file would get the source's owner,
  * mode and mtime, which are the inode's own.
  *
- * NOTE: a RUN step over the result sees the shared inodes: link counts that
- * grow with every snapshot linking a file, and one inode for two copies.
+ * NOTE: a RUN step over the result shows the shared inodes. A file's link
+ * count grows with every snapshot linking it, and two copies have one inode.
  *
  * @module
  */

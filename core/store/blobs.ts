@@ -4,7 +4,7 @@
  * Most blobs are files. A derived blob is a record of how to produce its bytes
  * again, the uncompressed layer tar of a snapshot, as Docker's and buildah's
  * stores keep a layer as its directory. Building a large layer then reads its
- * files once to hash them and writes nothing; an exporter that needs the
+ * files once to hash them and writes nothing. An exporter that needs the
  * bytes gets them packed again, checked against the digest as they stream.
  *
  * @module
@@ -31,7 +31,7 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
-/** What a derived blob is made from: a snapshot's diff packed as an uncompressed layer tar. */
+/** The source of a derived blob: a snapshot's diff packed as an uncompressed layer tar. */
 export interface DerivedBlob {
   snapshot: string;
   /** The clamp on modification times the layer was packed with, in seconds. */
@@ -43,7 +43,7 @@ interface DerivedRecord extends DerivedBlob {
   size: number;
 }
 
-/** Produces the bytes of derived blobs; the store opens one with it. */
+/** The producer of derived blobs' bytes, which the store is opened with. */
 export interface DerivedBlobSource {
   /** Reports whether the snapshot `blob` is made from is still in the store. */
   exists(blob: DerivedBlob): boolean;

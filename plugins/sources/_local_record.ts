@@ -6,9 +6,9 @@
  * The record is a JSON header line, then a JSON array with one array per
  * entry, in the tree's order (each directory before its children, names
  * sorted). It is written to a temporary file and renamed into place. The
- * header holds the sha256 of the body, which is checked in place of every
- * field when it is read, so a record damaged in any way reads as none, as
- * does one of another version; either costs one full read.
+ * header contains the sha256 of the body, which is checked in place of every
+ * field when it is read. A record damaged in any way reads as none, as does
+ * one of another version, and either costs one full read.
  *
  * @module
  */
@@ -100,7 +100,7 @@ export class RecordedFiles {
   }
 }
 
-/** Returns the tree entry that `recorded`, a file, stands for. */
+/** Returns the tree entry of the recorded file `recorded`. */
 export function fileEntry(
   recorded: Extract<RecordedEntry, ["f", ...unknown[]]>,
 ): FileEntry {

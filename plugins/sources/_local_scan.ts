@@ -36,7 +36,7 @@ import {
   openFileAt,
 } from "./_local_fd.ts";
 
-/** Files advised for reading ahead of the one being hashed; see `adviseWillRead`. */
+/** Number of files advised for reading (`adviseWillRead`) ahead of the one being hashed. */
 const READ_AHEAD_FILES = 32;
 
 /** A file rewritten while it is hashed is hashed again up to this many times in total. */
@@ -63,17 +63,17 @@ export interface ScanResult {
   /** Whether the previous scan's tree was reused as it is, without reading any directory. */
   reusedWhole: boolean;
   /**
-   * Whether the tree was rebuilt from the previous record with a few files
-   * hashed again, no more than {@linkcode MAX_REHASHED_FILES} files and
-   * {@linkcode MAX_REHASHED_BYTES} bytes, so that the record, kept as it is,
-   * costs the next scan no more than hashing them once more.
+   * Whether the tree was rebuilt from the previous record with at most
+   * {@linkcode MAX_REHASHED_FILES} files and {@linkcode MAX_REHASHED_BYTES}
+   * bytes hashed again. The record can then stay as it is, because the next
+   * scan hashes those files again for less than rewriting it costs.
    */
   fewRehashed: boolean;
 }
 
-/** The most files a rescan from the record may hash again and still report {@linkcode ScanResult.fewRehashed}. */
+/** Maximum number of files a rescan from the record may hash again with {@linkcode ScanResult.fewRehashed} set. */
 export const MAX_REHASHED_FILES = 64;
-/** The most bytes a rescan from the record may hash again and still report {@linkcode ScanResult.fewRehashed}. */
+/** Maximum number of bytes a rescan from the record may hash again with {@linkcode ScanResult.fewRehashed} set. */
 export const MAX_REHASHED_BYTES = 1024 * 1024;
 
 /** Options for {@link scanDirectory}. */
@@ -186,10 +186,10 @@ async function rescanFromRecord(
 
   const scan = new Scan(root, options);
   const replaced = new Map<number, FileEntry>();
+  const directoryInodes = changed.length > 0 ? recordedDirectoryInodes(entries) : new Map();
   for (const { index, info } of changed) {
     await pacer.pause();
-    const path = entries[index][1];
-    replaced.set(index, await scan.rehash(path, info, inodesAbove(entries, path)));
+    replaced.set(index, await scan.rehash(entries[index][1], info, directoryInodes));
   }
   const tree = treeFromRecord(entries, replaced);
   for (const { index } of changed) refreshDigestsAbove(tree, entries[index][1]);
@@ -204,16 +204,11 @@ async function rescanFromRecord(
   return { tree, counts, complete: true, reusedWhole: changed.length === 0, fewRehashed };
 }
 
-/** Returns the recorded inode of each directory above `path`, keyed by the directory's path. */
-function inodesAbove(entries: RecordedEntry[], path: string): Map<string, number> {
-  const wanted = new Set([""]);
-  for (let slash = path.indexOf("/"); slash >= 0; slash = path.indexOf("/", slash + 1)) {
-    wanted.add(path.slice(0, slash));
-  }
+/** Returns the recorded inode of every directory, keyed by its path ("" for the root). */
+function recordedDirectoryInodes(entries: RecordedEntry[]): Map<string, number> {
   const inodes = new Map<string, number>();
   for (const recorded of entries) {
-    if (recorded[0] === "d" && wanted.has(recorded[1])) inodes.set(recorded[1], recorded[5]);
-    if (inodes.size === wanted.size) break;
+    if (recorded[0] === "d") inodes.set(recorded[1], recorded[5]);
   }
   return inodes;
 }
@@ -423,7 +418,7 @@ class Scan {
   /**
    * Hashes the file at `path` again for a rescan from the record, reaching it
    * through descriptors of the directories above it, each of which must have
-   * its recorded inode in `inodes`.
+   * its recorded inode in `inodes` (keyed by directory path).
    */
   async rehash(path: string, info: LocalStat, inodes: Map<string, number>): Promise<FileEntry> {
     if (!descriptorsAvailable()) return { kind: "file", ...await this.#hash(path, info) };
@@ -501,7 +496,7 @@ class Scan {
     }
   }
 
-  /** Runs `open` for the entry at `path`; an entry replaced since its lstat is reported as changed. */
+  /** Runs `open` for the entry at `path`, reporting an entry replaced since its lstat as changed. */
   #open(path: string, open: () => number): number {
     try {
       return open();

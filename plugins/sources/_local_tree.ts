@@ -41,9 +41,9 @@ export interface DirectoryEntry {
   digest: Digest;
   children: Map<string, TreeEntry>;
   /**
-   * Stat fields; a rescan that finds them unchanged knows the directory
-   * still lists the same names, since adding, removing or renaming an entry
-   * updates its parent's mtime and ctime.
+   * Stat fields. While they are unchanged, the directory lists the same
+   * names, because adding, removing or renaming an entry updates its
+   * directory's mtime and ctime.
    */
   mtimeMs: number;
   ctimeMs: number;

@@ -37,7 +37,7 @@ async function topLayer(archive: string, dir: string): Promise<{ digest: string;
   return { digest, path: blob(digest) };
 }
 
-/** Builds a context holding a.txt uncompressed into a new store, and returns where things are. */
+/** Builds a context containing a.txt into a new store, uncompressed, and returns its paths and layer. */
 async function buildOnce(temp: string) {
   const context = `${temp}/context`;
   await writeFiles(context, { Dockerfile: DOCKERFILE, "a.txt": "alpha\n" });

@@ -50,7 +50,7 @@ Deno.test("writeStream() refuses bytes that do not match the expected digest and
   assertEquals(await entries(blobs.dir), []);
 });
 
-/** A derived-blob source whose snapshots are strings in a map. */
+/** Returns a derived-blob source whose snapshots are strings in a map. */
 function textSource(snapshots: Map<string, string>): DerivedBlobSource {
   return {
     exists: (blob) => snapshots.has(blob.snapshot),

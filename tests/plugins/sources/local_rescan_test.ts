@@ -1,7 +1,8 @@
 /**
- * Tests of a rescan that reuses the previous record's tree whole: it is taken
- * only when every recorded entry, directories included, kept its stat fields,
- * and it gives the same tree as a full scan.
+ * Tests of a rescan from the previous scan's record. The tree is reused whole
+ * only when every recorded entry, directories included, kept its stat fields.
+ * Changed files alone are hashed again, and any other change takes the full
+ * walk. Each result equals the tree of a full scan.
  *
  * @module
  */
@@ -107,7 +108,7 @@ Deno.test("rescan: each kind of change is found", async () => {
 
       assertEquals(changed.reusedWhole, false, name);
       assert(changed.tree.digest !== first.tree.digest, name);
-      // A rewritten record is reused whole; one kept as it was leaves the changed file to hash.
+      // A rewritten record is reused whole. A record kept as it was leaves the changed file to hash.
       assertEquals(
         again.reusedWhole || (changed.fewRehashed && again.counts.read === 1),
         true,
@@ -160,7 +161,7 @@ Deno.test("rescan: a change larger than a few small files is recorded", async ()
 
 Deno.test("rescan: an entry not settled before the recording scan is not trusted", async () => {
   await withContext(async ({ context, record }) => {
-    // An mtime ahead of the scan's clock stands for a change within its clock tick.
+    // An mtime ahead of the scan's clock plays the part of a change within its clock tick.
     const future = new Date(Date.now() + 86_400_000);
     await Deno.utime(join(context, "sub/b.txt"), future, future);
     await scan(context, record);
